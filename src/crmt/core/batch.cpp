@@ -1,0 +1,41 @@
+#include "crmt/core/batch.h"
+
+#include "crmt/core/error.h"
+
+namespace crmt {
+
+int64_t Batch::size() const { return labels.defined() ? labels.size(0) : (inputs.empty() ? 0 : inputs[0].size(0)); }
+
+size_t Batch::index_of(const std::string& name) const {
+  for (size_t i = 0; i < modalities.size(); ++i)
+    if (modalities[i] == name) return i;
+  fail("unknown modality '{}': this data has {}", name, fmt::join(modalities, ", "));
+}
+
+Batch Batch::to(const c10::Device& device) const {
+  Batch out = *this;
+  for (auto& x : out.inputs) x = x.to(device);
+  out.labels = labels.to(device);
+  return out;
+}
+
+Batch Batch::clone() const {
+  Batch out = *this;
+  for (auto& x : out.inputs) x = x.detach().clone();
+  out.labels = labels.clone();
+  return out;
+}
+
+void Batch::validate() const {
+  if (modalities.size() != inputs.size())
+    fail("batch has {} modality names but {} input tensors", modalities.size(), inputs.size());
+  if (present.size() != inputs.size())
+    fail("batch has {} presence flags but {} input tensors", present.size(), inputs.size());
+  if (!labels.defined() || labels.dim() != 1) fail("batch labels must be a 1-D tensor");
+  for (size_t m = 0; m < inputs.size(); ++m)
+    if (!inputs[m].defined() || inputs[m].size(0) != labels.size(0))
+      fail("modality '{}' has {} samples but the batch has {} labels", modalities[m],
+           inputs[m].defined() ? inputs[m].size(0) : 0, labels.size(0));
+}
+
+}  // namespace crmt
