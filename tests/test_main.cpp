@@ -1,0 +1,10 @@
+#include <gtest/gtest.h>
+
+#include <ATen/Parallel.h>
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  // Tests are small; two threads match the CI machine and keep timings stable.
+  at::set_num_threads(2);
+  return RUN_ALL_TESTS();
+}
