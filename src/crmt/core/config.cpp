@@ -1,0 +1,248 @@
+#include "crmt/core/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "crmt/core/error.h"
+
+namespace crmt {
+
+namespace {
+
+// The schema: every key a config may set, with its default and (through the default) its type.
+// Method sections only matter when train.method selects that method.
+constexpr const char* kDefaults = R"(
+seed: 0
+threads: 0            # 0 = all cores
+data:
+  name: embedded
+  root: data/embedded
+  train_size: 0       # 0 = the whole split
+  test_size: 0
+  val_fraction: 0.1
+  synthetic:          # data.name: synthetic (Gaussian clusters, for tests and smoke runs)
+    modalities: 2
+    dim: 16
+    classes: 4
+    samples: 800
+    test_samples: 400
+    noise: 1.0
+model:
+  encoder: small_cnn  # small_cnn | resnet18 | mlp | linear
+  embed_dim: 128
+  hidden_dim: 256     # mlp only
+  head: concat        # concat | orthogonal | orthogonal_official
+train:
+  method: jt
+  epochs: 5
+  batch_size: 64
+  lr: 0.01
+  momentum: 0.9
+  weight_decay: 0.0001
+  lr_step: 70         # epochs between learning-rate decays
+  lr_gamma: 0.1
+  eval_batch_size: 500
+crmt:
+  rho: 2.0            # weight of the margin regulariser L1 in step 1
+  step1: true
+  step2: true
+  step2_epochs: 5
+  step2_lr_scale: 0.03
+  step2_weight_decay: 0.01
+  iterations: 1
+  a_init: 0.1
+  lipschitz_samples: 2000
+adversarial:
+  eps: 0.1
+  steps: 5
+mixup:
+  alpha: 1.0
+gb:
+  super_epoch: 1
+ogm_ge:
+  alpha: 0.8
+  modulation_end: 50
+pmr:
+  alpha: 1.0
+  momentum: 0.9
+msefm:
+  sim_weight: 0.1
+  memory_weight: 0.1
+ume_mma:
+  teacher_epochs: 2
+rmtl:
+  missing_rate: 0.3
+  unimodal_weight: 1.0
+eval:
+  eps: 0.5
+  pgd_steps: 4
+  test_size: 0
+output:
+  dir: runs/default
+  progress: true
+)";
+
+std::string type_name(const YAML::Node& schema) {
+  if (schema.IsSequence()) return "a list";
+  if (schema.IsMap()) return "a section";
+  const auto& s = schema.Scalar();
+  if (s == "true" || s == "false") return "true or false";
+  try {
+    size_t pos = 0;
+    (void)std::stoll(s, &pos);
+    if (pos == s.size()) return "an integer";
+  } catch (...) {
+  }
+  try {
+    size_t pos = 0;
+    (void)std::stod(s, &pos);
+    if (pos == s.size()) return "a number";
+  } catch (...) {
+  }
+  return "a string";
+}
+
+bool matches_type(const YAML::Node& value, const YAML::Node& schema) {
+  std::string expected = type_name(schema);
+  if (expected == "a list") return value.IsSequence();
+  if (expected == "a section") return value.IsMap();
+  if (!value.IsScalar()) return false;
+  try {
+    if (expected == "true or false") return (void)value.as<bool>(), true;
+    if (expected == "an integer") return (void)value.as<int64_t>(), true;
+    if (expected == "a number") return (void)value.as<double>(), true;
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> split_key(const std::string& key) {
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  std::string part;
+  while (std::getline(ss, part, '.')) parts.push_back(part);
+  return parts;
+}
+
+}  // namespace
+
+Config::Config() {
+  schema_ = YAML::Load(kDefaults);
+  root_ = YAML::Clone(schema_);
+}
+
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+  Config cfg;
+  if (!path.empty()) {
+    if (!std::filesystem::exists(path)) fail("{}: config file not found", path);
+    YAML::Node user;
+    try {
+      user = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+      fail("{}: not valid YAML: {}", path, e.msg);
+    }
+    if (!user.IsNull()) {
+      if (!user.IsMap()) fail("{}: a config must be a mapping of sections", path);
+      cfg.merge(user, cfg.schema_, cfg.root_, "", path);
+    }
+  }
+  for (const auto& kv : overrides) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) fail("override '{}' must look like section.key=value", kv);
+    cfg.set(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return cfg;
+}
+
+Config Config::from_string(const std::string& yaml, const std::string& origin) {
+  Config cfg;
+  YAML::Node user;
+  try {
+    user = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    fail("{}: not valid YAML: {}", origin, e.msg);
+  }
+  if (!user.IsNull()) cfg.merge(user, cfg.schema_, cfg.root_, "", origin);
+  return cfg;
+}
+
+void Config::merge(const YAML::Node& user, const YAML::Node& schema, YAML::Node target, const std::string& prefix,
+                   const std::string& origin) {
+  for (const auto& kv : user) {
+    const auto key = kv.first.as<std::string>();
+    const auto full = prefix.empty() ? key : prefix + "." + key;
+    if (!schema[key]) fail("{}: unknown config key '{}'", origin, full);
+    const YAML::Node sub_schema = schema[key];
+    if (sub_schema.IsMap()) {
+      if (!kv.second.IsMap()) fail("{}: config key '{}' must be a section", origin, full);
+      merge(kv.second, sub_schema, target[key], full, origin);
+    } else {
+      if (!matches_type(kv.second, sub_schema))
+        fail("{}: config key '{}' must be {}, got '{}'", origin, full, type_name(sub_schema), YAML::Dump(kv.second));
+      target[key] = YAML::Clone(kv.second);
+    }
+  }
+}
+
+void Config::set(const std::string& dotted_key, const std::string& value, const std::string& origin) {
+  auto parts = split_key(dotted_key);
+  // Build a one-key user tree and merge it, so overrides get the same checks as files.
+  YAML::Node leaf;
+  try {
+    leaf = YAML::Load(value);
+  } catch (const YAML::Exception&) {
+    leaf = YAML::Node(value);
+  }
+  if (value.empty()) leaf = YAML::Node("");
+  YAML::Node user = leaf;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    YAML::Node parent;
+    parent[*it] = user;
+    user = parent;
+  }
+  merge(user, schema_, root_, "", origin);
+}
+
+YAML::Node Config::lookup(const std::string& key) const {
+  YAML::Node node = YAML::Clone(root_);
+  for (const auto& part : split_key(key)) {
+    if (!node.IsMap() || !node[part]) fail("config has no key '{}'", key);
+    node = node[part];
+  }
+  return node;
+}
+
+bool Config::has(const std::string& key) const {
+  YAML::Node node = YAML::Clone(root_);
+  for (const auto& part : split_key(key)) {
+    if (!node.IsMap() || !node[part]) return false;
+    node = node[part];
+  }
+  return true;
+}
+
+std::string Config::str(const std::string& key) const { return lookup(key).as<std::string>(); }
+int64_t Config::integer(const std::string& key) const { return lookup(key).as<int64_t>(); }
+double Config::real(const std::string& key) const { return lookup(key).as<double>(); }
+bool Config::boolean(const std::string& key) const { return lookup(key).as<bool>(); }
+std::vector<double> Config::reals(const std::string& key) const { return lookup(key).as<std::vector<double>>(); }
+std::vector<std::string> Config::strings(const std::string& key) const {
+  return lookup(key).as<std::vector<std::string>>();
+}
+
+std::string Config::to_yaml() const {
+  YAML::Emitter out;
+  out << root_;
+  return std::string(out.c_str()) + "\n";
+}
+
+void Config::save(const std::string& path) const {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream f(path);
+  if (!f) fail("{}: cannot write the resolved config", path);
+  f << to_yaml();
+}
+
+}  // namespace crmt

@@ -1,0 +1,44 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace crmt {
+
+// An experiment's settings: a tree of defaults (the schema, see config.cpp) merged with a user YAML
+// file and `section.key=value` overrides. A key the defaults do not have, or a value that does not
+// parse as the default's type, is an error naming the key and the file it came from.
+class Config {
+ public:
+  // Defaults only.
+  Config();
+  // Defaults, then the YAML file at `path` (may be empty), then the overrides in order.
+  static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
+  // Defaults, then YAML text (for tests and checkpoints); `origin` names it in errors.
+  static Config from_string(const std::string& yaml, const std::string& origin);
+
+  void set(const std::string& dotted_key, const std::string& value, const std::string& origin = "command line");
+  bool has(const std::string& dotted_key) const;
+
+  std::string str(const std::string& key) const;
+  int64_t integer(const std::string& key) const;
+  double real(const std::string& key) const;
+  bool boolean(const std::string& key) const;
+  std::vector<double> reals(const std::string& key) const;
+  std::vector<std::string> strings(const std::string& key) const;
+
+  // The resolved tree as YAML, written beside every run's results.
+  std::string to_yaml() const;
+  void save(const std::string& path) const;
+
+ private:
+  void merge(const YAML::Node& user, const YAML::Node& schema, YAML::Node target, const std::string& prefix,
+             const std::string& origin);
+  YAML::Node lookup(const std::string& key) const;
+
+  YAML::Node root_;
+  YAML::Node schema_;
+};
+
+}  // namespace crmt

@@ -1,0 +1,56 @@
+#include "crmt/eval/evaluator.h"
+
+#include <chrono>
+
+#include "crmt/core/error.h"
+#include "crmt/core/progress.h"
+
+namespace crmt {
+
+std::string EvalCase::label() const {
+  if (attack.kind == "none") return "clean";
+  if (attack.kind == "missing") return fmt::format("missing {}", modality);
+  return fmt::format("{} eps={:g} on {}", attack.kind, attack.eps, modality);
+}
+
+EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
+                    bool show_progress) {
+  if (data.size() == 0) fail("{}: cannot evaluate on an empty split", data.source);
+  if (batch_size <= 0) fail("evaluation batch size must be positive, got {}", batch_size);
+  auto attack = build_attack(c.attack);
+  const bool was_training = net->is_training();
+  net->eval();
+  auto start = std::chrono::steady_clock::now();
+  int64_t correct = 0;
+  const int64_t steps = (data.size() + batch_size - 1) / batch_size;
+  ProgressBar bar(c.label(), steps, show_progress);
+  for (int64_t s = 0; s < steps; ++s) {
+    auto idx = torch::arange(s * batch_size, std::min((s + 1) * batch_size, data.size()), torch::kLong);
+    auto batch = data.batch(idx);
+    if (attack) batch = attack->perturb(net, batch, resolve_targets(batch, {c.modality}));
+    torch::NoGradGuard no_grad;
+    correct += net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+    bar.update(s + 1);
+  }
+  bar.finish();
+  net->train(was_training);
+  EvalResult r;
+  r.evaluated = c;
+  r.samples = data.size();
+  r.accuracy = static_cast<double>(correct) / data.size();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+std::vector<EvalCase> standard_suite(const std::vector<std::string>& modalities, double eps, int pgd_steps) {
+  std::vector<EvalCase> cases;
+  cases.push_back({AttackSpec{"none", 0, 0}, "all"});
+  for (const std::string kind : {"fgm", "pgd"}) {
+    cases.push_back({AttackSpec{kind, eps, pgd_steps}, "all"});
+    for (const auto& m : modalities) cases.push_back({AttackSpec{kind, eps, pgd_steps}, m});
+  }
+  for (const auto& m : modalities) cases.push_back({AttackSpec{"missing", 0, 0}, m});
+  return cases;
+}
+
+}  // namespace crmt

@@ -1,0 +1,42 @@
+#pragma once
+#include <torch/serialize/archive.h>
+
+#include <functional>
+#include <string>
+
+#include "crmt/core/batch.h"
+#include "crmt/core/model_output.h"
+#include "crmt/data/dataset.h"
+#include "crmt/models/multimodal_net.h"
+
+namespace crmt {
+
+class Trainer;
+
+// What a method computes for one training batch.
+struct StepResult {
+  torch::Tensor loss;    // scalar to minimize
+  torch::Tensor logits;  // [N, K] for the running accuracy (on the samples the loss saw)
+  torch::Tensor labels;  // [N] matching logits (mixup or adversarial methods may change the batch)
+  ModelOutput output;    // the forward pass the loss came from, for hooks such as OGM-GE
+};
+
+// A training strategy: its loss for a batch plus optional hooks. The Trainer owns the one training
+// loop; a method never iterates over data itself (a second stage asks the Trainer to run one).
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string name() const = 0;
+  // Once before the first epoch (also after --resume), with the training split.
+  virtual void setup(MultiModalNet& net, const MultiModalDataset& train) {}
+  virtual StepResult loss(MultiModalNet& net, const Batch& batch) = 0;
+  // After backward, before the optimizer step: gradients may be modulated here.
+  virtual void before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) {}
+  // After each epoch of the main stage (0-based epoch); may run extra stages through the trainer.
+  virtual void epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {}
+  // State that must survive --resume (blending weights, prototypes, ...).
+  virtual void save(torch::serialize::OutputArchive& archive) const {}
+  virtual void load(torch::serialize::InputArchive& archive) {}
+};
+
+}  // namespace crmt

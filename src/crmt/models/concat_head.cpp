@@ -1,0 +1,33 @@
+#include "crmt/models/concat_head.h"
+
+#include "crmt/core/error.h"
+
+namespace crmt {
+
+ConcatHeadImpl::ConcatHeadImpl(std::vector<int64_t> embed_dims, int64_t num_classes)
+    : dims_(std::move(embed_dims)), num_classes_(num_classes) {
+  int64_t total = 0;
+  for (auto d : dims_) {
+    offsets_.push_back(total);
+    total += d;
+  }
+  fc = register_module("fc", torch::nn::Linear(total, num_classes));
+}
+
+torch::Tensor ConcatHeadImpl::modality_weight(size_t m) { return fc->weight.narrow(1, offsets_.at(m), dims_.at(m)); }
+
+ConcatHeadImpl::Output ConcatHeadImpl::forward(const std::vector<torch::Tensor>& embeddings) {
+  if (embeddings.size() != dims_.size())
+    fail("concat head built for {} modalities got {}", dims_.size(), embeddings.size());
+  Output out;
+  torch::Tensor sum;
+  for (size_t m = 0; m < embeddings.size(); ++m) {
+    auto score = torch::matmul(embeddings[m], modality_weight(m).t());
+    out.unimodal_scores.push_back(score);
+    sum = sum.defined() ? sum + score : score;
+  }
+  out.logits = sum + fc->bias;
+  return out;
+}
+
+}  // namespace crmt

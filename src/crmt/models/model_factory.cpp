@@ -1,0 +1,55 @@
+#include "crmt/models/model_factory.h"
+
+#include "crmt/core/error.h"
+#include "crmt/models/concat_head.h"
+#include "crmt/models/head_factory.h"
+#include "crmt/models/mlp.h"
+#include "crmt/models/resnet.h"
+#include "crmt/models/small_cnn.h"
+
+namespace crmt {
+
+namespace {
+
+std::shared_ptr<EncoderImpl> build_encoder(const Config& config, const ModalitySpec& spec) {
+  const auto kind = config.str("model.encoder");
+  const auto embed_dim = config.integer("model.embed_dim");
+  const auto& shape = spec.shape;
+  if (kind == "linear") return std::make_shared<MlpImpl>(spec.numel(), std::vector<int64_t>{}, embed_dim);
+  if (kind == "mlp" || shape.size() == 1)
+    return std::make_shared<MlpImpl>(spec.numel(), std::vector<int64_t>{config.integer("model.hidden_dim")}, embed_dim);
+  if (shape.size() != 3 && shape.size() != 4)
+    fail("modality '{}' has shape [{}]: image encoders need [C, H, W] or [T, C, H, W]", spec.name,
+         fmt::join(shape, ","));
+  int64_t channels = shape.size() == 3 ? shape[0] : shape[1];
+  int64_t frames = shape.size() == 4 ? shape[0] : 1;
+  if (kind == "small_cnn") {
+    if (shape.size() == 4) fail("model.encoder small_cnn takes single images; modality '{}' has frames", spec.name);
+    return std::make_shared<SmallCnnImpl>(channels, embed_dim);
+  }
+  if (kind == "resnet18") return std::make_shared<ResNet18Impl>(channels, frames);
+  fail("model.encoder must be small_cnn, resnet18, mlp or linear, got '{}'", kind);
+}
+
+}  // namespace
+
+MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes) {
+  if (specs.empty()) fail("cannot build a model for data without modalities");
+  if (num_classes < 2) fail("a classifier needs at least 2 classes, got {}", num_classes);
+  std::vector<std::shared_ptr<EncoderImpl>> encoders;
+  std::vector<int64_t> dims;
+  for (const auto& spec : specs) {
+    encoders.push_back(build_encoder(config, spec));
+    dims.push_back(encoders.back()->out_dim());
+  }
+  return MultiModalNet(specs, encoders, build_head(config, dims, num_classes));
+}
+
+std::string describe_architecture(const Config& config, const ModalitySpecs& specs, int64_t num_classes) {
+  std::string text = fmt::format("encoder={} embed_dim={} head={} classes={}", config.str("model.encoder"),
+                                 config.integer("model.embed_dim"), config.str("model.head"), num_classes);
+  for (const auto& s : specs) text += fmt::format(" {}[{}]", s.name, fmt::join(s.shape, "x"));
+  return text;
+}
+
+}  // namespace crmt

@@ -1,0 +1,120 @@
+#include "crmt/train/checkpoint.h"
+
+#include <filesystem>
+
+#include "crmt/core/error.h"
+
+namespace crmt {
+
+namespace fs = std::filesystem;
+
+void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiModalNet& net,
+                     torch::optim::Optimizer* optimizer, const Method* method) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string("crmt-checkpoint-1")));
+  archive.write("config", c10::IValue(info.config_yaml));
+  archive.write("architecture", c10::IValue(info.architecture));
+  archive.write("epoch", c10::IValue(info.epoch));
+  archive.write("best_val_accuracy", c10::IValue(info.best_val_accuracy));
+  torch::serialize::OutputArchive model;
+  net->save(model);
+  archive.write("model", model);
+  if (optimizer) {
+    torch::serialize::OutputArchive opt;
+    optimizer->save(opt);
+    archive.write("optimizer", opt);
+  }
+  if (method) {
+    torch::serialize::OutputArchive state;
+    method->save(state);
+    archive.write("method", state);
+  }
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  const std::string tmp = path + ".tmp";
+  try {
+    archive.save_to(tmp);
+  } catch (const c10::Error& e) {
+    fail("{}: cannot write checkpoint: {}", tmp, e.what_without_backtrace());
+  }
+  fs::rename(tmp, path);
+}
+
+namespace {
+
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  if (!fs::exists(path)) fail("{}: checkpoint not found", path);
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error&) {
+    fail("{}: not a readable checkpoint (corrupt or truncated file)", path);
+  }
+  c10::IValue format;
+  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != "crmt-checkpoint-1")
+    fail("{}: not a crmt checkpoint (no 'crmt-checkpoint-1' format tag)", path);
+  return archive;
+}
+
+CheckpointInfo read_info(torch::serialize::InputArchive& archive) {
+  CheckpointInfo info;
+  c10::IValue v;
+  archive.read("config", v);
+  info.config_yaml = v.toStringRef();
+  archive.read("architecture", v);
+  info.architecture = v.toStringRef();
+  archive.read("epoch", v);
+  info.epoch = v.toInt();
+  archive.read("best_val_accuracy", v);
+  info.best_val_accuracy = v.toDouble();
+  return info;
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  auto archive = open_archive(path);
+  return read_info(archive);
+}
+
+CheckpointInfo load_checkpoint(const std::string& path, const std::string& expected_architecture, MultiModalNet& net,
+                               torch::optim::Optimizer* optimizer, Method* method) {
+  auto archive = open_archive(path);
+  auto info = read_info(archive);
+  if (info.architecture != expected_architecture)
+    fail("{}: checkpoint is for a different architecture: it holds '{}' but '{}' was expected", path,
+         info.architecture, expected_architecture);
+  try {
+    torch::serialize::InputArchive model;
+    archive.read("model", model);
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters()) {
+      torch::Tensor stored;
+      model.read(p.key(), stored);
+      if (stored.sizes() != p.value().sizes())
+        fail("{}: parameter '{}' has shape [{}] but the model expects [{}]", path, p.key(),
+             fmt::join(stored.sizes().vec(), ","), fmt::join(p.value().sizes().vec(), ","));
+      p.value().copy_(stored);
+    }
+    for (auto& b : net->named_buffers()) {
+      torch::Tensor stored;
+      model.read(b.key(), stored, /*is_buffer=*/true);
+      if (stored.sizes() != b.value().sizes())
+        fail("{}: buffer '{}' has shape [{}] but the model expects [{}]", path, b.key(),
+             fmt::join(stored.sizes().vec(), ","), fmt::join(b.value().sizes().vec(), ","));
+      b.value().copy_(stored);
+    }
+    if (optimizer) {
+      torch::serialize::InputArchive opt;
+      if (archive.try_read("optimizer", opt)) optimizer->load(opt);
+    }
+    if (method) {
+      torch::serialize::InputArchive state;
+      if (archive.try_read("method", state)) method->load(state);
+    }
+  } catch (const c10::Error& e) {
+    fail("{}: checkpoint does not fit this model: {}", path, e.what_without_backtrace());
+  }
+  return info;
+}
+
+}  // namespace crmt

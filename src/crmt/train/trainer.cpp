@@ -1,0 +1,155 @@
+#include "crmt/train/trainer.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "crmt/core/error.h"
+#include "crmt/core/progress.h"
+#include "crmt/train/checkpoint.h"
+
+namespace crmt {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+Trainer::Trainer(Config config, std::string out_dir, std::string architecture)
+    : config_(std::move(config)), out_dir_(std::move(out_dir)), architecture_(std::move(architecture)) {}
+
+void Trainer::log(const nlohmann::json& record) {
+  fs::create_directories(out_dir_);
+  std::ofstream f(fs::path(out_dir_) / "log.jsonl", std::ios::app);
+  if (!f) fail("{}: cannot append to the training log", (fs::path(out_dir_) / "log.jsonl").string());
+  f << record.dump() << "\n";
+}
+
+double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = net->is_training();
+  net->eval();
+  int64_t correct = 0;
+  for (int64_t start = 0; start < data.size(); start += batch_size) {
+    auto idx = torch::arange(start, std::min(start + batch_size, data.size()), torch::kLong);
+    auto batch = data.batch(idx);
+    correct += net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+  }
+  net->train(was_training);
+  return data.size() > 0 ? static_cast<double>(correct) / data.size() : 0.0;
+}
+
+EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train, torch::optim::Optimizer& optimizer,
+                              const LossFn& loss, const StepHook& before_step, uint64_t shuffle_seed,
+                              const std::string& label) {
+  const int64_t batch_size = config_.integer("train.batch_size");
+  if (batch_size <= 0) fail("train.batch_size must be positive, got {}", batch_size);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
+  auto order = torch::randperm(train.size(), gen, torch::kLong);
+  const int64_t steps = (train.size() + batch_size - 1) / batch_size;
+  ProgressBar bar(label, steps, config_.boolean("output.progress"));
+  EpochStats stats;
+  double loss_sum = 0;
+  int64_t correct = 0, seen = 0;
+  auto start = Clock::now();
+  net->train();
+  for (int64_t s = 0; s < steps; ++s) {
+    auto idx = order.slice(0, s * batch_size, std::min((s + 1) * batch_size, train.size()));
+    auto batch = train.batch(idx);
+    auto step = loss(batch);
+    if (!std::isfinite(step.loss.item<double>()))
+      fail("{}: the loss became {} at step {} (lower train.lr?)", label, step.loss.item<double>(), s);
+    optimizer.zero_grad();
+    step.loss.backward();
+    if (before_step) before_step(batch, step);
+    optimizer.step();
+    const int64_t n = step.labels.size(0);
+    loss_sum += step.loss.item<double>() * n;
+    correct += step.logits.detach().argmax(1).eq(step.labels).sum().item<int64_t>();
+    seen += n;
+    bar.update(s + 1, fmt::format("loss {:.4f} acc {:.1f}%", loss_sum / seen, 100.0 * correct / seen));
+  }
+  stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  stats.samples = train.size();
+  stats.loss = seen ? loss_sum / seen : 0;
+  stats.accuracy = seen ? static_cast<double>(correct) / seen : 0;
+  bar.finish(fmt::format("loss {:.4f} acc {:.1f}% {:.0f} samples/s", stats.loss, 100 * stats.accuracy,
+                         stats.samples_per_second()));
+  return stats;
+}
+
+TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& data, bool resume) {
+  data_ = &data;
+  const int64_t epochs = config_.integer("train.epochs");
+  const double lr = config_.real("train.lr");
+  const int64_t lr_step = config_.integer("train.lr_step");
+  const double lr_gamma = config_.real("train.lr_gamma");
+  const uint64_t seed = static_cast<uint64_t>(config_.integer("seed"));
+  if (epochs < 0) fail("train.epochs must be >= 0, got {}", epochs);
+  if (lr <= 0) fail("train.lr must be positive, got {}", lr);
+  if (lr_step <= 0) fail("train.lr_step must be positive, got {}", lr_step);
+
+  torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(lr)
+                                                     .momentum(config_.real("train.momentum"))
+                                                     .weight_decay(config_.real("train.weight_decay")));
+  const auto last_path = (fs::path(out_dir_) / "last.pt").string();
+  const auto best_path = (fs::path(out_dir_) / "best.pt").string();
+  CheckpointInfo info;
+  info.config_yaml = config_.to_yaml();
+  info.architecture = architecture_;
+  if (resume) {
+    if (!fs::exists(last_path)) fail("{}: nothing to resume from (no checkpoint there)", last_path);
+    auto loaded = load_checkpoint(last_path, architecture_, net, &optimizer, &method);
+    info.epoch = loaded.epoch;
+    info.best_val_accuracy = loaded.best_val_accuracy;
+    fmt::print(stderr, "resuming {} after epoch {} (best validation accuracy {:.2f}%)\n", last_path, loaded.epoch,
+               100 * loaded.best_val_accuracy);
+  } else {
+    fs::create_directories(out_dir_);
+    fs::remove(fs::path(out_dir_) / "log.jsonl");
+  }
+  config_.save((fs::path(out_dir_) / "config.yaml").string());
+  method.setup(net, data.train);
+
+  TrainResult result;
+  auto start = Clock::now();
+  double train_seconds = 0;
+  int64_t train_samples = 0;
+  LossFn loss = [&](const Batch& b) { return method.loss(net, b); };
+  StepHook hook = [&](const Batch& b, const StepResult& s) { method.before_step(net, b, s); };
+  for (int64_t epoch = info.epoch; epoch < epochs; ++epoch) {
+    const double epoch_lr = lr * std::pow(lr_gamma, static_cast<double>(epoch / lr_step));
+    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(epoch_lr);
+    auto label = fmt::format("{} epoch {}/{}", method.name(), epoch + 1, epochs);
+    auto stats = run_epoch(net, data.train, optimizer, loss, hook, seed * 1000003 + epoch, label);
+    train_seconds += stats.seconds;
+    train_samples += stats.samples;
+    method.epoch_end(net, *this, epoch);
+    const int64_t eval_bs = config_.integer("train.eval_batch_size");
+    const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, eval_bs) : stats.accuracy;
+    info.epoch = epoch + 1;
+    const bool improved = val_acc > info.best_val_accuracy;
+    if (improved) info.best_val_accuracy = val_acc;
+    save_checkpoint(last_path, info, net, &optimizer, &method);
+    if (improved) save_checkpoint(best_path, info, net, nullptr, &method);
+    log({{"stage", "train"},
+         {"epoch", epoch + 1},
+         {"lr", epoch_lr},
+         {"train_loss", stats.loss},
+         {"train_accuracy", stats.accuracy},
+         {"val_accuracy", val_acc},
+         {"best", improved},
+         {"seconds", stats.seconds},
+         {"samples_per_second", stats.samples_per_second()}});
+    fmt::print(stderr, "  validation accuracy {:.2f}%{}\n", 100 * val_acc, improved ? " (best so far)" : "");
+  }
+  if (!fs::exists(best_path)) save_checkpoint(best_path, info, net, nullptr, &method);
+  result.epochs = info.epoch;
+  result.best_val_accuracy = info.best_val_accuracy;
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.samples_per_second = train_seconds > 0 ? train_samples / train_seconds : 0;
+  result.best_checkpoint = best_path;
+  return result;
+}
+
+}  // namespace crmt

@@ -1,0 +1,64 @@
+#pragma once
+#include <torch/optim/optimizer.h>
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "crmt/core/config.h"
+#include "crmt/data/dataset.h"
+#include "crmt/methods/method.h"
+#include "crmt/models/multimodal_net.h"
+
+namespace crmt {
+
+struct EpochStats {
+  double loss = 0, accuracy = 0;
+  int64_t samples = 0;
+  double seconds = 0;
+  double samples_per_second() const { return seconds > 0 ? samples / seconds : 0; }
+};
+
+struct TrainResult {
+  int64_t epochs = 0;
+  double best_val_accuracy = -1;
+  double seconds = 0;
+  double samples_per_second = 0;
+  std::string best_checkpoint;
+};
+
+// Runs training for every method: SGD with momentum and weight decay, a step learning-rate
+// schedule, validation each epoch keeping the best checkpoint, an atomic checkpoint per epoch,
+// --resume, a progress bar and a JSON-lines log (out_dir/log.jsonl).
+class Trainer {
+ public:
+  using LossFn = std::function<StepResult(const Batch&)>;
+  using StepHook = std::function<void(const Batch&, const StepResult&)>;
+
+  Trainer(Config config, std::string out_dir, std::string architecture);
+
+  TrainResult fit(MultiModalNet& net, Method& method, const DataSplits& data, bool resume);
+
+  // One shuffled pass over `train` minimizing `loss` with `optimizer`: the only training loop in
+  // crmt. Main epochs and extra stages (CRMT step 2) both run through it.
+  EpochStats run_epoch(MultiModalNet& net, const MultiModalDataset& train, torch::optim::Optimizer& optimizer,
+                       const LossFn& loss, const StepHook& before_step, uint64_t shuffle_seed,
+                       const std::string& label);
+
+  const Config& config() const { return config_; }
+  const DataSplits& data() const { return *data_; }
+  const std::string& out_dir() const { return out_dir_; }
+  // Appends one record to log.jsonl.
+  void log(const nlohmann::json& record);
+
+ private:
+  Config config_;
+  std::string out_dir_, architecture_;
+  const DataSplits* data_ = nullptr;
+};
+
+// Top-1 accuracy (in [0, 1]) of `net` in eval mode, batched.
+double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size);
+
+}  // namespace crmt
