@@ -1,1 +1,41 @@
-int main() { return 0; }
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "crmt/core/error.h"
+#include "crmt/core/runtime.h"
+
+namespace crmt::cli {
+
+void add_threads_option(CLI::App& command, int& threads) {
+  command.add_option("--threads", threads, "intra-op threads; 0 = all cores (libtorch's own default is 1)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
+}
+
+}  // namespace crmt::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"crmt: certifiable robustness for multi-modal models (CRMT, ICLR 2024)"};
+  app.require_subcommand(1);
+  crmt::cli::add_data_command(app);
+  crmt::cli::add_train_command(app);
+  crmt::cli::add_eval_command(app);
+  crmt::cli::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const crmt::Error& e) {
+    std::fprintf(stderr, "crmt: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "crmt: error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "crmt: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

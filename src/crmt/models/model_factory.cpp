@@ -45,11 +45,14 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
   return MultiModalNet(specs, encoders, build_head(config, dims, num_classes));
 }
 
-std::string describe_architecture(const Config& config, const ModalitySpecs& specs, int64_t num_classes) {
-  std::string text = fmt::format("encoder={} embed_dim={} head={} classes={}", config.str("model.encoder"),
-                                 config.integer("model.embed_dim"), config.str("model.head"), num_classes);
-  for (const auto& s : specs) text += fmt::format(" {}[{}]", s.name, fmt::join(s.shape, "x"));
-  return text;
+std::string describe_architecture(MultiModalNet& net) {
+  std::string text;
+  for (size_t m = 0; m < net->num_modalities(); ++m) {
+    const auto& spec = net->specs()[m];
+    text += fmt::format("{}[{}]:{}->{} ", spec.name, fmt::join(spec.shape, "x"), net->encoder(m).kind(),
+                        net->encoder(m).out_dim());
+  }
+  return text + fmt::format("head:{} classes:{}", net->head().kind(), net->num_classes());
 }
 
 }  // namespace crmt

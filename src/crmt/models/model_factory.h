@@ -14,6 +14,6 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
 
 // A one-line description of the architecture (encoders, head, shapes, classes), stored in
 // checkpoints so that loading into a different model fails with a clear message.
-std::string describe_architecture(const Config& config, const ModalitySpecs& specs, int64_t num_classes);
+std::string describe_architecture(MultiModalNet& net);
 
 }  // namespace crmt

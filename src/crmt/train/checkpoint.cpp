@@ -16,8 +16,11 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiM
   archive.write("architecture", c10::IValue(info.architecture));
   archive.write("epoch", c10::IValue(info.epoch));
   archive.write("best_val_accuracy", c10::IValue(info.best_val_accuracy));
+  // Flat "encoder_audio.body.0.weight" keys (not torch's nested archives), so that loading can
+  // name the exact tensor that does not fit.
   torch::serialize::OutputArchive model;
-  net->save(model);
+  for (const auto& p : net->named_parameters()) model.write(p.key(), p.value());
+  for (const auto& b : net->named_buffers()) model.write(b.key(), b.value(), /*is_buffer=*/true);
   archive.write("model", model);
   if (optimizer) {
     torch::serialize::OutputArchive opt;

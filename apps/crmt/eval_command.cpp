@@ -1,0 +1,58 @@
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "crmt/core/error.h"
+#include "crmt/core/runtime.h"
+#include "crmt/eval/result_table.h"
+#include "crmt/train/experiment.h"
+
+namespace crmt::cli {
+
+void add_eval_command(CLI::App& app) {
+  auto* eval = app.add_subcommand("eval", "accuracy of a trained model under an attack or a missing modality");
+  struct Options {
+    std::string checkpoint, attack = "none", modality = "all";
+    double eps = 0.5;
+    int steps = 4;
+    bool json = false, suite = false;
+    std::vector<std::string> overrides;
+    int threads = 0;
+  };
+  auto opt = std::make_shared<Options>();
+  eval->add_option("--checkpoint", opt->checkpoint, "a checkpoint written by crmt train (best.pt)")->required();
+  eval->add_option("--attack", opt->attack, "none | fgm | pgd | missing")->capture_default_str();
+  eval->add_option("--modality", opt->modality, "all or a modality name")->capture_default_str();
+  eval->add_option("--eps", opt->eps, "l2 budget in the normalized input space")->capture_default_str();
+  eval->add_option("--steps", opt->steps, "PGD iterations")->capture_default_str();
+  eval->add_flag("--suite", opt->suite, "run the paper's table: clean, FGM/PGD on all and each modality, missing each");
+  eval->add_flag("--json", opt->json, "print JSON instead of a table");
+  eval->add_option("--set", opt->overrides, "section.key=value applied to the stored config (e.g. data.test_size=1000)");
+  add_threads_option(*eval, opt->threads);
+  eval->callback([opt] {
+    configure_threads(opt->threads);
+    auto e = load_experiment(opt->checkpoint, opt->overrides);
+    const auto modalities = e.data.test.modality_names();
+    std::vector<EvalCase> cases;
+    if (opt->suite) {
+      cases = standard_suite(modalities, opt->eps, opt->steps);
+    } else {
+      if (opt->modality != "all" && std::find(modalities.begin(), modalities.end(), opt->modality) == modalities.end())
+        fail("--modality '{}' is not one of this model's modalities: all, {}", opt->modality, fmt::join(modalities, ", "));
+      if (opt->attack == "missing" && opt->modality == "all")
+        fail("--attack missing needs --modality NAME (removing every modality leaves nothing to classify)");
+      cases.push_back({AttackSpec{opt->attack, opt->eps, opt->steps}, opt->modality});
+      build_attack(cases.back().attack);  // rejects an unknown attack before any work
+    }
+    RunResults run{e.config.str("train.method"), {}};
+    const int64_t bs = e.config.integer("train.eval_batch_size");
+    for (const auto& c : cases) run.results.push_back(evaluate(e.net, e.data.test, c, bs, !opt->json));
+    if (opt->json) {
+      nlohmann::json out = {{"checkpoint", opt->checkpoint}, {"test_samples", e.data.test.size()}, {"runs", results_json({run})}};
+      fmt::print("{}\n", out.dump(2));
+    } else {
+      fmt::print("{} on {} test samples\n{}", opt->checkpoint, e.data.test.size(), results_table({run}).to_text());
+    }
+  });
+}
+
+}  // namespace crmt::cli

@@ -1,0 +1,51 @@
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "crmt/core/runtime.h"
+#include "crmt/eval/evaluator.h"
+#include "crmt/train/experiment.h"
+
+namespace crmt::cli {
+
+void add_train_command(CLI::App& app) {
+  auto* train = app.add_subcommand("train", "train a multi-modal model from a YAML config");
+  struct Options {
+    std::string config;
+    std::vector<std::string> overrides;
+    bool resume = false;
+    int threads = 0;
+  };
+  auto opt = std::make_shared<Options>();
+  train->add_option("--config", opt->config, "experiment YAML (see configs/)")->check(CLI::ExistingFile);
+  train->add_option("overrides", opt->overrides, "section.key=value settings applied after the file");
+  train->add_flag("--resume", opt->resume, "continue from output.dir/last.pt");
+  add_threads_option(*train, opt->threads);
+  train->callback([opt] {
+    auto config = Config::load(opt->config, opt->overrides);
+    int threads = configure_threads(config.integer("threads") > 0 && opt->threads == 0
+                                        ? static_cast<int>(config.integer("threads"))
+                                        : opt->threads);
+    fmt::print(stderr, "training {} on {} with {} thread(s) -> {}\n", config.str("train.method"),
+               config.str("data.name"), threads, config.str("output.dir"));
+    auto e = train_experiment(config, opt->resume);
+    auto clean = evaluate(e.net, e.data.test, EvalCase{}, config.integer("train.eval_batch_size"));
+    nlohmann::json summary = {{"method", config.str("train.method")},
+                              {"epochs", e.training.epochs},
+                              {"best_val_accuracy", e.training.best_val_accuracy},
+                              {"test_accuracy", clean.accuracy},
+                              {"test_samples", clean.samples},
+                              {"train_seconds", e.training.seconds},
+                              {"samples_per_second", e.training.samples_per_second},
+                              {"threads", threads},
+                              {"checkpoint", e.training.best_checkpoint}};
+    std::ofstream(std::filesystem::path(config.str("output.dir")) / "summary.json") << summary.dump(2) << "\n";
+    fmt::print("{}: test accuracy {:.2f}% ({} samples), best validation {:.2f}%, {:.0f} s, checkpoint {}\n",
+               config.str("train.method"), 100 * clean.accuracy, clean.samples, 100 * e.training.best_val_accuracy,
+               e.training.seconds, e.training.best_checkpoint);
+  });
+}
+
+}  // namespace crmt::cli

@@ -1,0 +1,48 @@
+#include "crmt/train/experiment.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "crmt/core/runtime.h"
+#include "crmt/data/data_factory.h"
+#include "crmt/methods/method_factory.h"
+#include "crmt/models/model_factory.h"
+#include "crmt/train/checkpoint.h"
+
+namespace crmt {
+
+Experiment train_experiment(const Config& config, bool resume) {
+  Experiment e;
+  e.config = config;
+  seed_everything(static_cast<uint64_t>(config.integer("seed")));
+  e.data = load_data(config, config.boolean("output.progress"));
+  e.net = build_model(config, e.data.train.specs, e.data.train.num_classes());
+  e.architecture = describe_architecture(e.net);
+  auto method = build_method(config);
+  Trainer trainer(config, config.str("output.dir"), e.architecture);
+  e.training = trainer.fit(e.net, *method, e.data, resume);
+  load_checkpoint(e.training.best_checkpoint, e.architecture, e.net);
+  e.net->eval();
+  return e;
+}
+
+Experiment load_experiment(const std::string& checkpoint, const std::vector<std::string>& overrides) {
+  auto info = read_checkpoint_info(checkpoint);
+  Experiment e;
+  e.config = Config::from_string(info.config_yaml, checkpoint + " (stored config)");
+  for (const auto& kv : overrides) {
+    auto eq = kv.find('=');
+    e.config.set(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  seed_everything(static_cast<uint64_t>(e.config.integer("seed")));
+  e.data = load_data(e.config, e.config.boolean("output.progress"));
+  e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes());
+  e.architecture = describe_architecture(e.net);
+  load_checkpoint(checkpoint, e.architecture, e.net);
+  e.net->eval();
+  return e;
+}
+
+}  // namespace crmt
