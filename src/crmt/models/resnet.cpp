@@ -61,7 +61,7 @@ torch::Tensor ResNet18Impl::forward(const torch::Tensor& x) {
   }
   if (frames.size(1) != in_channels_)
     fail("resnet18 stem expects {} input channels, got {}", in_channels_, frames.size(1));
-  auto features = torch::adaptive_avg_pool2d(layers->forward(stem->forward(frames)), 1).flatten(1);
+  auto features = torch::adaptive_avg_pool2d(layers->forward(stem->forward(frames)), {1, 1}).flatten(1);
   return features.reshape({n, t, -1}).mean(1);
 }
 

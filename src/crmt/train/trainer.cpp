@@ -141,7 +141,8 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
          {"best", improved},
          {"seconds", stats.seconds},
          {"samples_per_second", stats.samples_per_second()}});
-    fmt::print(stderr, "  validation accuracy {:.2f}%{}\n", 100 * val_acc, improved ? " (best so far)" : "");
+    if (config_.boolean("output.progress"))
+      fmt::print(stderr, "  validation accuracy {:.2f}%{}\n", 100 * val_acc, improved ? " (best so far)" : "");
   }
   if (!fs::exists(best_path)) save_checkpoint(best_path, info, net, nullptr, &method);
   result.epochs = info.epoch;

@@ -1,0 +1,74 @@
+#include "crmt/core/config.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "crmt/core/error.h"
+#include "test_util.h"
+
+namespace crmt {
+namespace {
+
+std::string write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, FileAndOverridesReplaceDefaults) {
+  auto dir = test::temp_dir("cfg");
+  auto path = write_file(dir / "a.yaml", "train:\n  lr: 0.5\n  epochs: 7\nmodel:\n  encoder: mlp\n");
+  auto cfg = Config::load(path, {"train.epochs=9", "output.dir=/x/y"});
+  EXPECT_DOUBLE_EQ(cfg.real("train.lr"), 0.5);
+  EXPECT_EQ(cfg.integer("train.epochs"), 9);
+  EXPECT_EQ(cfg.str("model.encoder"), "mlp");
+  EXPECT_EQ(cfg.str("output.dir"), "/x/y");
+  EXPECT_DOUBLE_EQ(cfg.real("train.momentum"), Config().real("train.momentum"));
+}
+
+TEST(Config, UnknownKeyNamesTheKeyAndTheFile) {
+  auto dir = test::temp_dir("cfg");
+  auto path = write_file(dir / "bad.yaml", "train:\n  learning_rate: 0.5\n");
+  auto msg = error_of([&] { Config::load(path); });
+  EXPECT_NE(msg.find("train.learning_rate"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("bad.yaml"), std::string::npos) << msg;
+  EXPECT_NE(error_of([] { Config::load("", {"nope.key=1"}); }).find("nope"), std::string::npos);
+}
+
+TEST(Config, WrongTypeNamesTheExpectedType) {
+  auto dir = test::temp_dir("cfg");
+  auto path = write_file(dir / "bad.yaml", "train:\n  epochs: many\n");
+  auto msg = error_of([&] { Config::load(path); });
+  EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("integer"), std::string::npos) << msg;
+  EXPECT_NE(error_of([] { Config::load("", {"output.progress=maybe"}); }).find("true or false"), std::string::npos);
+  EXPECT_NE(error_of([] { Config::load("", {"train=3"}); }).find("section"), std::string::npos);
+  // An integer is a valid number.
+  EXPECT_DOUBLE_EQ(Config::load("", {"train.lr=1"}).real("train.lr"), 1.0);
+}
+
+TEST(Config, MissingFileAndBadYamlAreErrors) {
+  EXPECT_NE(error_of([] { Config::load("/nonexistent/c.yaml"); }).find("/nonexistent/c.yaml"), std::string::npos);
+  auto dir = test::temp_dir("cfg");
+  auto path = write_file(dir / "broken.yaml", "train: [unclosed\n");
+  EXPECT_NE(error_of([&] { Config::load(path); }).find("broken.yaml"), std::string::npos);
+}
+
+TEST(Config, ResolvedYamlRoundTrips) {
+  auto cfg = Config::load("", {"train.lr=0.25", "crmt.rho=3.5", "data.name=synthetic"});
+  auto again = Config::from_string(cfg.to_yaml(), "roundtrip");
+  EXPECT_EQ(again.to_yaml(), cfg.to_yaml());
+  EXPECT_DOUBLE_EQ(again.real("crmt.rho"), 3.5);
+}
+
+}  // namespace
+}  // namespace crmt

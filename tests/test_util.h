@@ -1,0 +1,29 @@
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "crmt/core/config.h"
+#include "crmt/data/dataset.h"
+#include "crmt/models/multimodal_net.h"
+
+namespace crmt::test {
+
+// A fresh empty folder under the system temp dir, unique per test.
+std::filesystem::path temp_dir(const std::string& name);
+
+// A config for fast synthetic runs: MLP encoders, no progress bar, output in `out_dir`.
+Config synthetic_config(const std::filesystem::path& out_dir, int modalities = 2, int epochs = 3);
+
+// Trains a small JT model on the synthetic data of `config`; returns it in eval mode.
+MultiModalNet train_synthetic(const Config& config, DataSplits* data_out = nullptr);
+// Trains the model of `config` with JT on `data`; returns it in eval mode.
+MultiModalNet train_on(const Config& config, const DataSplits& data);
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+// Runs the crmt command-line tool with `args` (shell-quoted by the caller).
+CommandResult run_cli(const std::string& args);
+
+}  // namespace crmt::test

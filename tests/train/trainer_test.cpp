@@ -1,0 +1,111 @@
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "crmt/core/error.h"
+#include "crmt/data/data_factory.h"
+#include "crmt/methods/joint_training.h"
+#include "crmt/models/model_factory.h"
+#include "crmt/train/checkpoint.h"
+#include "crmt/train/trainer.h"
+#include "test_util.h"
+
+namespace crmt {
+namespace {
+
+namespace fs = std::filesystem;
+
+MultiModalNet fit(const Config& cfg, const DataSplits& data, bool resume) {
+  torch::manual_seed(0);
+  auto net = build_model(cfg, data.train.specs, data.train.num_classes());
+  JointTraining jt;
+  Trainer(cfg, cfg.str("output.dir"), describe_architecture(net)).fit(net, jt, data, resume);
+  return net;
+}
+
+TEST(Trainer, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
+  auto straight_dir = test::temp_dir("straight"), resumed_dir = test::temp_dir("resumed");
+  auto cfg = test::synthetic_config(straight_dir, 2, 4);
+  auto data = load_data(cfg, false);
+  auto straight = fit(cfg, data, false);
+
+  auto first = test::synthetic_config(resumed_dir, 2, 2);
+  fit(first, data, false);
+  auto second = test::synthetic_config(resumed_dir, 2, 4);
+  auto resumed = fit(second, data, true);
+  auto a = straight->parameters(), b = resumed->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << i;
+
+  // Four epochs logged, no temporary checkpoint left behind.
+  std::ifstream log(resumed_dir / "log.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(log, line); ++lines) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["epoch"].get<int>(), lines + 1);
+    EXPECT_TRUE(j.contains("val_accuracy") && j.contains("samples_per_second"));
+  }
+  EXPECT_EQ(lines, 4);
+  EXPECT_FALSE(fs::exists(resumed_dir / "last.pt.tmp"));
+  EXPECT_TRUE(fs::exists(resumed_dir / "config.yaml"));
+  EXPECT_EQ(read_checkpoint_info((resumed_dir / "last.pt").string()).epoch, 4);
+}
+
+TEST(Trainer, BestCheckpointHoldsTheBestValidationAccuracy) {
+  auto dir = test::temp_dir("best");
+  auto cfg = test::synthetic_config(dir, 2, 3);
+  auto data = load_data(cfg, false);
+  fit(cfg, data, false);
+  double best = 0;
+  std::ifstream log(dir / "log.jsonl");
+  for (std::string line; std::getline(log, line);) best = std::max(best, nlohmann::json::parse(line)["val_accuracy"].get<double>());
+  auto info = read_checkpoint_info((dir / "best.pt").string());
+  EXPECT_DOUBLE_EQ(info.best_val_accuracy, best);
+  auto net = build_model(cfg, data.train.specs, data.train.num_classes());
+  load_checkpoint((dir / "best.pt").string(), describe_architecture(net), net);
+  EXPECT_DOUBLE_EQ(accuracy(net, data.val, 100), best);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Checkpoint, DifferentArchitectureCorruptAndMissingFilesAreClearErrors) {
+  auto dir = test::temp_dir("ckpt");
+  auto cfg = test::synthetic_config(dir, 2, 1);
+  auto data = load_data(cfg, false);
+  fit(cfg, data, false);
+  const auto path = (dir / "best.pt").string();
+
+  auto other_cfg = cfg;
+  other_cfg.set("model.embed_dim", "8");
+  auto other = build_model(other_cfg, data.train.specs, data.train.num_classes());
+  auto msg = error_of([&] { load_checkpoint(path, describe_architecture(other), other); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("different architecture"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line";
+
+  const auto corrupt = (dir / "corrupt.pt").string();
+  std::ofstream(corrupt) << "not a checkpoint";
+  msg = error_of([&] { read_checkpoint_info(corrupt); });
+  EXPECT_NE(msg.find(corrupt), std::string::npos) << msg;
+
+  // A truncated copy of a real checkpoint.
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::ofstream(dir / "truncated.pt", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  msg = error_of([&] { read_checkpoint_info((dir / "truncated.pt").string()); });
+  EXPECT_NE(msg.find("truncated.pt"), std::string::npos) << msg;
+
+  msg = error_of([&] { read_checkpoint_info((dir / "absent.pt").string()); });
+  EXPECT_NE(msg.find("not found"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace crmt
