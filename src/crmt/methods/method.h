@@ -34,6 +34,9 @@ class Method {
   virtual void before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) {}
   // After each epoch of the main stage (0-based epoch); may run extra stages through the trainer.
   virtual void epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {}
+  // After the main epochs, on the best checkpoint's weights: a final stage such as CRMT step 2.
+  // Returns true when it changed the model (the trainer then validates and saves it as best).
+  virtual bool finish(MultiModalNet& net, Trainer& trainer) { return false; }
   // State that must survive --resume (blending weights, prototypes, ...).
   virtual void save(torch::serialize::OutputArchive& archive) const {}
   virtual void load(torch::serialize::InputArchive& archive) {}

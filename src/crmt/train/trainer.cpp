@@ -41,7 +41,7 @@ double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch
 
 EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train, torch::optim::Optimizer& optimizer,
                               const LossFn& loss, const StepHook& before_step, uint64_t shuffle_seed,
-                              const std::string& label) {
+                              const std::string& label, bool train_mode) {
   const int64_t batch_size = config_.integer("train.batch_size");
   if (batch_size <= 0) fail("train.batch_size must be positive, got {}", batch_size);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
@@ -52,7 +52,7 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   double loss_sum = 0;
   int64_t correct = 0, seen = 0;
   auto start = Clock::now();
-  net->train();
+  net->train(train_mode);
   for (int64_t s = 0; s < steps; ++s) {
     auto idx = order.slice(0, s * batch_size, std::min((s + 1) * batch_size, train.size()));
     auto batch = train.batch(idx);
@@ -145,6 +145,15 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
       fmt::print(stderr, "  validation accuracy {:.2f}%{}\n", 100 * val_acc, improved ? " (best so far)" : "");
   }
   if (!fs::exists(best_path)) save_checkpoint(best_path, info, net, nullptr, &method);
+  load_checkpoint(best_path, architecture_, net, nullptr, &method);
+  if (method.finish(net, *this)) {
+    const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, config_.integer("train.eval_batch_size")) : -1;
+    info.best_val_accuracy = val_acc;
+    save_checkpoint(best_path, info, net, nullptr, &method);
+    log({{"stage", "finish"}, {"method", method.name()}, {"val_accuracy", val_acc}});
+    if (config_.boolean("output.progress"))
+      fmt::print(stderr, "  {} final stage: validation accuracy {:.2f}%\n", method.name(), 100 * val_acc);
+  }
   result.epochs = info.epoch;
   result.best_val_accuracy = info.best_val_accuracy;
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();

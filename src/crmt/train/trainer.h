@@ -44,7 +44,7 @@ class Trainer {
   // crmt. Main epochs and extra stages (CRMT step 2) both run through it.
   EpochStats run_epoch(MultiModalNet& net, const MultiModalDataset& train, torch::optim::Optimizer& optimizer,
                        const LossFn& loss, const StepHook& before_step, uint64_t shuffle_seed,
-                       const std::string& label);
+                       const std::string& label, bool train_mode = true);
 
   const Config& config() const { return config_; }
   const DataSplits& data() const { return *data_; }

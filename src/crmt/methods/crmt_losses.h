@@ -1,0 +1,25 @@
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+namespace crmt {
+
+// L1 of Eq. 12 per sample: log sum_m sum_{k != y} exp(s_k(m) - s_y(m)), evaluated as one
+// log-sum-exp over (m, k != y) so that it stays finite for scores of any magnitude. [N]
+at::Tensor margin_regularizer_per_sample(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels);
+// Its mean over the batch, the term step 1 adds with weight rho.
+at::Tensor margin_regularizer(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels);
+
+// The largest logit among classes other than `labels` (the runner-up j of the paper). [N]
+at::Tensor runner_up(const at::Tensor& logits, const at::Tensor& labels);
+
+// The lower bound r(x) of Theorem 3.5 (Eq. 10) per sample for an orthogonal head:
+//   (sum_m a_y(m) s_y(m) - a_j(m) s_j(m) + b_y - b_j) / sqrt(sum_m (|a_y(m)| tau_y(m) + |a_j(m)| tau_j(m))^2)
+// scores[m] = W~(m) phi(m) [N, K], a[m] [K], bias [K], tau [M, K] (Lipschitz of each uni-modal score),
+// y and j [N]. Differentiable in a and bias. [N]
+at::Tensor orthogonal_certified_bound(const std::vector<at::Tensor>& scores, const std::vector<at::Tensor>& a,
+                                      const at::Tensor& bias, const at::Tensor& tau, const at::Tensor& y,
+                                      const at::Tensor& j);
+
+}  // namespace crmt
