@@ -28,6 +28,20 @@ TEST(CrmtLosses, MarginRegularizerMatchesTheDirectFormula) {
   EXPECT_NEAR(margin_regularizer(scores, y).item<double>(), per_sample.mean().item<double>(), 1e-6);
 }
 
+TEST(CrmtLosses, FloorMatchesTheOfficialCodesPlusEpsilon) {
+  torch::manual_seed(1);
+  std::vector<torch::Tensor> scores = {torch::randn({5, 4}) * 4, torch::randn({5, 4}) * 4};
+  auto y = torch::randint(0, 4, {5}, torch::kLong);
+  auto floored = margin_regularizer_per_sample(scores, y, 1e-5);
+  for (int64_t i = 0; i < 5; ++i)
+    EXPECT_NEAR(floored[i].item<double>(), std::log(std::exp(direct_l1(scores, y, i)) + 1e-5), 1e-5);
+  // Huge margins: the paper's form keeps falling, the floored one stops at log(1e-5).
+  std::vector<torch::Tensor> confident = {torch::tensor({{100.0, 0.0}}), torch::tensor({{100.0, 0.0}})};
+  auto y0 = torch::tensor({0}, torch::kLong);
+  EXPECT_NEAR(margin_regularizer(confident, y0, 1e-5).item<double>(), std::log(1e-5), 1e-6);
+  EXPECT_LT(margin_regularizer(confident, y0).item<double>(), -99);
+}
+
 TEST(CrmtLosses, MarginRegularizerIsFiniteForHugeScores) {
   auto s1 = torch::tensor({{1e4, -1e4, 0.0}, {-1e4, 1e4, 5e3}}).requires_grad_(true);
   auto s2 = torch::tensor({{-1e4, 1e4, 1e4}, {1e4, 0.0, -1e4}}).requires_grad_(true);

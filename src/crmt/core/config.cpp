@@ -45,6 +45,7 @@ train:
   eval_batch_size: 500
 crmt:
   rho: 2.0            # weight of the margin regulariser L1 in step 1
+  l1_floor: 0.00001   # L1 = log(sum + floor): the official code's 1e-5; 0 = the paper's Eq. 12
   step1: true
   step2: true
   step2_epochs: 5

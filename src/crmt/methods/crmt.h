@@ -19,6 +19,7 @@ class OrthogonalHeadImpl;
 struct CrmtSettings {
   std::string name = "crmt_jt";
   double rho = 2.0;
+  double l1_floor = 1e-5;
   bool step2 = true;
   int64_t step2_epochs = 5;
   double step2_lr = 3e-4;

@@ -4,7 +4,9 @@
 
 namespace crmt {
 
-at::Tensor margin_regularizer_per_sample(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels) {
+at::Tensor margin_regularizer_per_sample(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels,
+                                         double floor) {
+  if (floor < 0) fail("the margin regularizer's floor must be >= 0, got {}", floor);
   if (unimodal_scores.empty()) fail("margin regularizer needs at least one modality");
   std::vector<at::Tensor> gaps;
   for (const auto& s : unimodal_scores) {
@@ -13,11 +15,12 @@ at::Tensor margin_regularizer_per_sample(const std::vector<at::Tensor>& unimodal
     auto mask = torch::one_hot(labels, s.size(1)).to(torch::kBool);
     gaps.push_back((s - own).masked_fill(mask, -std::numeric_limits<double>::infinity()));
   }
+  if (floor > 0) gaps.push_back(torch::full({labels.size(0), 1}, std::log(floor), unimodal_scores[0].options()));
   return torch::logsumexp(torch::cat(gaps, 1), 1);
 }
 
-at::Tensor margin_regularizer(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels) {
-  return margin_regularizer_per_sample(unimodal_scores, labels).mean();
+at::Tensor margin_regularizer(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels, double floor) {
+  return margin_regularizer_per_sample(unimodal_scores, labels, floor).mean();
 }
 
 at::Tensor runner_up(const at::Tensor& logits, const at::Tensor& labels) {

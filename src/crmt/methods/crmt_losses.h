@@ -5,11 +5,16 @@
 
 namespace crmt {
 
-// L1 of Eq. 12 per sample: log sum_m sum_{k != y} exp(s_k(m) - s_y(m)), evaluated as one
-// log-sum-exp over (m, k != y) so that it stays finite for scores of any magnitude. [N]
-at::Tensor margin_regularizer_per_sample(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels);
+// L1 of Eq. 12 per sample: log( sum_m sum_{k != y} exp(s_k(m) - s_y(m)) + floor ), evaluated as a
+// log-sum-exp over (m, k != y) and log(floor) so that it stays finite for scores of any magnitude.
+// floor = 0 is the paper's formula, which is unbounded below: the encoders could lower it for ever
+// by scaling their embeddings up. The official code adds 1e-5 (crmt.l1_floor), capping it at
+// log(1e-5). [N]
+at::Tensor margin_regularizer_per_sample(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels,
+                                         double floor = 0.0);
 // Its mean over the batch, the term step 1 adds with weight rho.
-at::Tensor margin_regularizer(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels);
+at::Tensor margin_regularizer(const std::vector<at::Tensor>& unimodal_scores, const at::Tensor& labels,
+                              double floor = 0.0);
 
 // The largest logit among classes other than `labels` (the runner-up j of the paper). [N]
 at::Tensor runner_up(const at::Tensor& logits, const at::Tensor& labels);

@@ -18,6 +18,11 @@ using Clock = std::chrono::steady_clock;
 Trainer::Trainer(Config config, std::string out_dir, std::string architecture)
     : config_(std::move(config)), out_dir_(std::move(out_dir)), architecture_(std::move(architecture)) {}
 
+const DataSplits& Trainer::data() const {
+  if (!data_) fail("trainer has no data yet (fit() or set_data() first)");
+  return *data_;
+}
+
 void Trainer::log(const nlohmann::json& record) {
   fs::create_directories(out_dir_);
   std::ofstream f(fs::path(out_dir_) / "log.jsonl", std::ios::app);

@@ -47,7 +47,9 @@ class Trainer {
                        const std::string& label, bool train_mode = true);
 
   const Config& config() const { return config_; }
-  const DataSplits& data() const { return *data_; }
+  const DataSplits& data() const;
+  // The splits that hooks and extra stages read (fit() sets them; tests may set them directly).
+  void set_data(const DataSplits& data) { data_ = &data; }
   const std::string& out_dir() const { return out_dir_; }
   // Appends one record to log.jsonl.
   void log(const nlohmann::json& record);

@@ -1,0 +1,102 @@
+#include "crmt/methods/crmt.h"
+
+#include <nlohmann/json.hpp>
+
+#include "crmt/certify/lipschitz.h"
+#include "crmt/core/error.h"
+#include "crmt/methods/crmt_losses.h"
+#include "crmt/models/orthogonal_head.h"
+#include "crmt/train/trainer.h"
+
+namespace crmt {
+
+CrmtSettings CrmtSettings::from_config(const Config& config) {
+  CrmtSettings s;
+  s.name = config.str("train.method");
+  s.rho = config.real("crmt.rho");
+  s.l1_floor = config.real("crmt.l1_floor");
+  s.step2 = config.boolean("crmt.step2");
+  s.step2_epochs = config.integer("crmt.step2_epochs");
+  s.step2_lr = config.real("crmt.step2_lr_scale") * config.real("train.lr");
+  s.step2_weight_decay = config.real("crmt.step2_weight_decay");
+  s.iterations = config.integer("crmt.iterations");
+  s.lipschitz_samples = config.integer("crmt.lipschitz_samples");
+  if (!config.boolean("crmt.step1")) s.rho = 0;
+  if (s.rho < 0) fail("crmt.rho must be >= 0, got {}", s.rho);
+  if (s.iterations < 1) fail("crmt.iterations must be >= 1, got {}", s.iterations);
+  if (s.step2 && s.step2_epochs < 1) fail("crmt.step2_epochs must be >= 1 when crmt.step2 is on");
+  return s;
+}
+
+OrthogonalHeadImpl& Crmt::head(MultiModalNet& net) const {
+  auto* h = dynamic_cast<OrthogonalHeadImpl*>(&net->head());
+  if (!h) fail("train.method {} needs model.head orthogonal or orthogonal_official, the model has '{}'", s_.name, net->head().kind());
+  return *h;
+}
+
+void Crmt::setup(MultiModalNet& net, const MultiModalDataset& train) { head(net); }
+
+StepResult Crmt::loss(MultiModalNet& net, const Batch& batch) {
+  StepResult r;
+  r.output = net->forward(batch);
+  r.logits = r.output.logits;
+  r.labels = batch.labels;
+  r.loss = torch::nn::functional::cross_entropy(r.logits, batch.labels);
+  if (s_.rho > 0) r.loss = r.loss + s_.rho * margin_regularizer(r.output.unimodal_scores, batch.labels, s_.l1_floor);
+  return r;
+}
+
+void Crmt::epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {
+  if (!s_.step2 || s_.iterations <= 1) return;
+  const int64_t epochs = trainer.config().integer("train.epochs");
+  const int64_t period = std::max<int64_t>(1, epochs / s_.iterations);
+  const int64_t round = (epoch + 1) / period;
+  if ((epoch + 1) % period == 0 && round < s_.iterations)
+    run_step2(net, trainer, fmt::format("step 2 (iteration {}/{})", round, s_.iterations));
+}
+
+bool Crmt::finish(MultiModalNet& net, Trainer& trainer) {
+  if (!s_.step2) return false;
+  run_step2(net, trainer, "step 2");
+  return true;
+}
+
+void Crmt::run_step2(MultiModalNet& net, Trainer& trainer, const std::string& label) {
+  auto& h = head(net);
+  const auto& train = trainer.data().train;
+  auto lipschitz = estimate_lipschitz(net, train, "empirical", s_.lipschitz_samples);
+  auto tau = lipschitz.tau.to(torch::kFloat);  // [M, K]
+  std::vector<double> tau_mean;
+  for (int64_t m = 0; m < tau.size(0); ++m) tau_mean.push_back(tau[m].mean().item<double>());
+  trainer.log({{"stage", "lipschitz"}, {"kind", lipschitz.kind}, {"samples", lipschitz.samples},
+               {"tau_mean_per_modality", tau_mean}});
+  torch::optim::SGD optimizer(h.class_weight_parameters(),
+                              torch::optim::SGDOptions(s_.step2_lr).momentum(s_.step2_momentum).weight_decay(s_.step2_weight_decay));
+  // Encoders and W~ are fixed: their outputs are computed without a graph, in eval mode.
+  Trainer::LossFn loss = [&](const Batch& batch) {
+    ModelOutput out;
+    {
+      torch::NoGradGuard no_grad;
+      out = net->forward(batch);
+    }
+    auto bias = h.bias().detach();
+    auto logits = bias.unsqueeze(0).expand({batch.size(), -1}).clone();
+    for (size_t m = 0; m < out.unimodal_scores.size(); ++m) logits = logits + out.unimodal_scores[m] * h.class_weights(m);
+    auto j = runner_up(logits, batch.labels);
+    auto bound = orthogonal_certified_bound(out.unimodal_scores, h.class_weight_parameters(), bias, tau, batch.labels, j);
+    StepResult r;
+    r.loss = -bound.mean();
+    r.logits = logits;
+    r.labels = batch.labels;
+    r.output = out;
+    return r;
+  };
+  const uint64_t seed = static_cast<uint64_t>(trainer.config().integer("seed"));
+  for (int64_t e = 0; e < s_.step2_epochs; ++e) {
+    auto stats = trainer.run_epoch(net, train, optimizer, loss, {}, seed * 7919 + 100000 + e,
+                                   fmt::format("{} {}/{}", label, e + 1, s_.step2_epochs), /*train_mode=*/false);
+    trainer.log({{"stage", "step2"}, {"epoch", e + 1}, {"mean_bound", -stats.loss}, {"train_accuracy", stats.accuracy}});
+  }
+}
+
+}  // namespace crmt
