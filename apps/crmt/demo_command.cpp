@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "crmt/certify/certificate.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
 #include "crmt/train/experiment.h"
@@ -12,11 +13,12 @@
 namespace crmt::cli {
 
 void add_demo_command(CLI::App& app) {
-  auto* demo = app.add_subcommand("demo", "prepare the embedded data, train JT, and print its robustness table");
+  auto* demo = app.add_subcommand("demo", "prepare the embedded data, train JT and CRMT-JT, and print their robustness and certificates");
   struct Options {
     std::string out = "runs/demo", data_root = "data/embedded";
-    int64_t epochs = 4, train_size = 20000, test_size = 2000;
+    int64_t epochs = 4, train_size = 20000, test_size = 2000, lipschitz_samples = 1000;
     double eps = 0.5;
+    std::vector<double> radii = {0.05, 0.1};
     int threads = 0;
   };
   auto opt = std::make_shared<Options>();
@@ -26,6 +28,9 @@ void add_demo_command(CLI::App& app) {
   demo->add_option("--train-size", opt->train_size, "training samples (0 = all 60000)")->capture_default_str();
   demo->add_option("--test-size", opt->test_size, "test samples evaluated (0 = all 10000)")->capture_default_str();
   demo->add_option("--eps", opt->eps, "l2 attack budget")->capture_default_str();
+  demo->add_option("--radii", opt->radii, "two radii at which certified accuracy is reported")->delimiter(',')->expected(2);
+  demo->add_option("--lipschitz-samples", opt->lipschitz_samples, "training samples for the empirical Lipschitz estimate")
+      ->capture_default_str();
   add_threads_option(*demo, opt->threads);
   demo->callback([opt] {
     int threads = configure_threads(opt->threads);
@@ -35,7 +40,9 @@ void add_demo_command(CLI::App& app) {
       std::string name, method;
       std::vector<std::string> settings;
     };
-    const std::vector<Recipe> recipes = {{"JT", "jt", {"model.head=concat"}}};
+    const std::vector<Recipe> recipes = {{"JT", "jt", {"model.head=concat"}},
+                                         {"CRMT-JT", "crmt_jt", {"model.head=orthogonal"}}};
+    std::vector<Certificate> certificates;
     for (const auto& recipe : recipes) {
       std::vector<std::string> overrides = {
           "train.method=" + recipe.method, fmt::format("train.epochs={}", opt->epochs),
@@ -50,11 +57,30 @@ void add_demo_command(CLI::App& app) {
       for (const auto& c : standard_suite(e.data.test.modality_names(), opt->eps, 4))
         run.results.push_back(evaluate(e.net, e.data.test, c, config.integer("train.eval_batch_size"), true));
       runs.push_back(run);
+      auto lipschitz = empirical_lipschitz(e.net, e.data.train, opt->lipschitz_samples);
+      certificates.push_back(certify(e.net, e.data.test, lipschitz, opt->radii));
     }
     auto table = results_table(runs);
+    // Certificates: certified accuracy at the two radii and the vulnerability-indicator summary.
+    const auto& modalities = certificates[0].modalities;
+    for (size_t r = 0; r < opt->radii.size(); ++r) {
+      std::vector<std::string> row{fmt::format("certified acc r={:g} (empirical Lipschitz)", opt->radii[r])};
+      for (const auto& c : certificates) row.push_back(fmt::format("{:.2f}", 100 * c.certified_accuracy[r]));
+      table.rows.push_back(row);
+    }
+    for (size_t m = 1; m < modalities.size(); ++m) {
+      std::vector<std::string> row{fmt::format("eta ratio {}/{} (mean)", modalities[0], modalities[m])};
+      for (const auto& c : certificates) row.push_back(format_number(c.eta_ratio(0, m), 3));
+      table.rows.push_back(row);
+    }
+    std::vector<std::string> preferred{"preferred (most vulnerable) modality"};
+    for (const auto& c : certificates) preferred.push_back(c.modalities[c.preferred_modality]);
+    table.rows.push_back(preferred);
     std::filesystem::create_directories(opt->out);
     std::ofstream(std::filesystem::path(opt->out) / "results.md") << table.to_markdown();
-    std::ofstream(std::filesystem::path(opt->out) / "results.json") << results_json(runs).dump(2) << "\n";
+    auto json = results_json(runs);
+    for (size_t i = 0; i < runs.size(); ++i) json[i]["certificate"] = certificate_json(certificates[i]);
+    std::ofstream(std::filesystem::path(opt->out) / "results.json") << json.dump(2) << "\n";
     double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
     fmt::print("\nAccuracy (%) on {} test samples of the embedded audio-visual set, l2 eps {} in normalized input space\n\n{}\n"
                "written to {}/results.md and results.json ({:.1f} min)\n",

@@ -30,7 +30,7 @@ data:
     noise: 1.0
 model:
   encoder: small_cnn  # small_cnn | resnet18 | mlp | linear
-  embed_dim: 128
+  embed_dim: 64
   hidden_dim: 256     # mlp only
   head: concat        # concat | orthogonal | orthogonal_official
 train:

@@ -11,11 +11,11 @@ SmallCnnImpl::SmallCnnImpl(int64_t in_channels, int64_t embed_dim) : embed_dim_(
     seq->push_back(nn::BatchNorm2d(out));
     seq->push_back(nn::ReLU());
   };
-  add_stage(in_channels, 32);
+  add_stage(in_channels, 16);
   seq->push_back(nn::MaxPool2d(2));
-  add_stage(32, 64);
+  add_stage(16, 32);
   seq->push_back(nn::MaxPool2d(2));
-  add_stage(64, embed_dim);
+  add_stage(32, embed_dim);
   seq->push_back(nn::AdaptiveAvgPool2d(1));
   seq->push_back(nn::Flatten());
   body = register_module("body", seq);
