@@ -1,0 +1,376 @@
+#include "crmt/certify/lipschitz.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+
+#include "crmt/core/error.h"
+
+namespace crmt {
+
+namespace nn = torch::nn;
+
+namespace {
+
+// Restores a module's train/eval mode when it goes out of scope.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
+    module_.eval();
+  }
+  ~EvalModeGuard() { module_.train(was_training_); }
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+};
+
+std::vector<int64_t> expand2(std::vector<int64_t> v, const char* what) {
+  if (v.size() == 1) v.push_back(v[0]);
+  if (v.size() != 2) fail("conv2d {} must have 1 or 2 entries, got {}", what, v.size());
+  return v;
+}
+
+// A conv weight with `groups` > 1 as the equivalent dense (block-diagonal) weight [Cout, Cin, kh, kw].
+at::Tensor dense_group_weight(const at::Tensor& weight, int64_t groups) {
+  if (groups == 1) return weight;
+  const int64_t cout = weight.size(0), cin_g = weight.size(1), cout_g = cout / groups;
+  auto dense = torch::zeros({cout, cin_g * groups, weight.size(2), weight.size(3)}, weight.options());
+  for (int64_t g = 0; g < groups; ++g)
+    dense.narrow(0, g * cout_g, cout_g).narrow(1, g * cin_g, cin_g).copy_(weight.narrow(0, g * cout_g, cout_g));
+  return dense;
+}
+
+// The Sequential body of an encoder (MlpImpl, SmallCnnImpl), or null.
+std::shared_ptr<nn::SequentialImpl> encoder_body(EncoderImpl& encoder) {
+  for (const auto& child : encoder.named_children())
+    if (child.key() == "body") return std::dynamic_pointer_cast<nn::SequentialImpl>(child.value());
+  return nullptr;
+}
+
+bool shape_only(const std::shared_ptr<torch::nn::Module>& module) {
+  return std::dynamic_pointer_cast<nn::FlattenImpl>(module) || std::dynamic_pointer_cast<nn::IdentityImpl>(module) ||
+         std::dynamic_pointer_cast<nn::DropoutImpl>(module);
+}
+
+// Per-channel factor gamma / sqrt(running_var + eps) of an eval-mode batch norm, float64.
+at::Tensor batchnorm_scale(nn::BatchNorm2dImpl& bn) {
+  const auto& o = bn.options;
+  if (!o.track_running_stats()) fail("guaranteed Lipschitz bound: BatchNorm2d without running statistics");
+  auto var = bn.running_var.to(torch::kDouble);
+  auto scale = (var + o.eps()).rsqrt();
+  if (o.affine()) scale = scale * bn.weight.detach().to(torch::kDouble);
+  return scale;
+}
+
+// How a guaranteed bound sees one encoder: the Lipschitz constant of everything before the tail
+// Linear layer (or of everything, when there is none) and that layer's weight.
+struct EncoderBound {
+  double lipschitz_rest = 1.0;
+  at::Tensor tail_weight;  // float64 [out, in] or undefined
+};
+
+EncoderBound bound_encoder(EncoderImpl& encoder, const ModalitySpec& spec) {
+  if (encoder.kind() == "resnet18")
+    fail("guaranteed Lipschitz bounds are not computable for encoder resnet18 (residual blocks are not "
+         "implemented); use --lipschitz empirical");
+  auto body = encoder_body(encoder);
+  if (!body) fail("guaranteed Lipschitz bounds are not computable for encoder '{}' (no Sequential body)", encoder.kind());
+  torch::NoGradGuard no_grad;
+  EvalModeGuard eval(encoder);
+
+  // Input shapes of every layer, from a forward pass of one sample.
+  std::vector<std::shared_ptr<torch::nn::Module>> layers;
+  std::vector<std::vector<int64_t>> in_shapes;
+  std::vector<int64_t> shape{1};
+  shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
+  auto x = torch::zeros(shape);
+  for (auto& any : *body) {
+    layers.push_back(any.ptr());
+    in_shapes.push_back(x.sizes().vec());
+    x = any.forward(x);
+  }
+
+  EncoderBound out;
+  size_t end = layers.size();
+  {
+    size_t t = layers.size();
+    while (t > 0 && shape_only(layers[t - 1])) --t;
+    if (t > 0) {
+      if (auto lin = std::dynamic_pointer_cast<nn::LinearImpl>(layers[t - 1])) {
+        out.tail_weight = lin->weight.detach().to(torch::kDouble);
+        end = t - 1;
+      }
+    }
+  }
+  double product = 1.0;
+  for (size_t i = 0; i < end; ++i) {
+    const auto& layer = layers[i];
+    const auto& in = in_shapes[i];
+    if (shape_only(layer) || std::dynamic_pointer_cast<nn::ReLUImpl>(layer)) continue;
+    if (auto lin = std::dynamic_pointer_cast<nn::LinearImpl>(layer)) {
+      product *= spectral_norm(lin->weight.detach());
+    } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(layer)) {
+      const auto& o = conv->options;
+      if (!c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
+        fail("guaranteed Lipschitz bound: only zero-padded Conv2d layers are supported");
+      if (!c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()))
+        fail("guaranteed Lipschitz bound: Conv2d padding 'same'/'valid' is not supported");
+      auto weight = conv->weight.detach().to(torch::kDouble);
+      // A following eval-mode BatchNorm2d is a per-output-channel scale: fold it into the weight
+      // (tighter than multiplying the two norms).
+      if (i + 1 < end) {
+        if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(layers[i + 1])) {
+          weight = weight * batchnorm_scale(*bn).view({-1, 1, 1, 1});
+          ++i;
+        }
+      }
+      auto pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+      std::vector<int64_t> chw(in.begin() + 1, in.end());
+      std::vector<int64_t> stride(o.stride()->begin(), o.stride()->end());
+      std::vector<int64_t> padding(pad->begin(), pad->end());
+      std::vector<int64_t> dilation(o.dilation()->begin(), o.dilation()->end());
+      const double power = conv2d_operator_norm(weight, chw, stride, padding, dilation, o.groups());
+      const double upper = conv2d_norm_upper_bound(weight, chw, padding, dilation, o.groups());
+      // Power iteration converges from below; the FFT bound is rigorous but can be loose on small
+      // grids. A 1e-3 margin on the converged power estimate, capped by the rigorous bound.
+      product *= std::min(upper, power * (1.0 + 1e-3));
+    } else if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(layer)) {
+      product *= batchnorm_scale(*bn).abs().max().item<double>();
+    } else if (auto pool = std::dynamic_pointer_cast<nn::MaxPool2dImpl>(layer)) {
+      const auto& o = pool->options;
+      for (auto d : *o.dilation())
+        if (d != 1) fail("guaranteed Lipschitz bound: dilated MaxPool2d is not supported");
+      // Each input lies in at most ceil(k/s) windows per axis; the max over a window is 1-Lipschitz
+      // from that window's l2 norm, so the layer is sqrt(overlap)-Lipschitz.
+      double overlap = 1.0;
+      for (int a = 0; a < 2; ++a) {
+        const int64_t k = (*o.kernel_size())[a], s = (*o.stride())[a];
+        overlap *= static_cast<double>((k + s - 1) / s);
+      }
+      product *= std::sqrt(overlap);
+    } else if (auto avg = std::dynamic_pointer_cast<nn::AdaptiveAvgPool2dImpl>(layer)) {
+      const auto out_size = avg->options.output_size();
+      const int64_t h = in[2], w = in[3];
+      std::vector<int64_t> os;
+      for (int a = 0; a < 2; ++a) os.push_back((*out_size)[a].has_value() ? *(*out_size)[a] : in[2 + a]);
+      if (h % os[0] != 0 || w % os[1] != 0)
+        fail("guaranteed Lipschitz bound: AdaptiveAvgPool2d with overlapping windows ({}x{} -> {}x{}) is not supported",
+             h, w, os[0], os[1]);
+      // Disjoint windows of n positions: each output is a mean, a row of norm 1/sqrt(n).
+      product /= std::sqrt(static_cast<double>((h / os[0]) * (w / os[1])));
+    } else {
+      fail("guaranteed Lipschitz bound: layer {} ({}) of encoder '{}' is not supported", i, layer->name(),
+           encoder.kind());
+    }
+  }
+  out.lipschitz_rest = product;
+  return out;
+}
+
+}  // namespace
+
+double LipschitzEstimate::tau_at(size_t m, int64_t k) const {
+  return tau[static_cast<int64_t>(m)][k].item<double>();
+}
+
+double LipschitzEstimate::pairwise_at(size_t m, int64_t y, int64_t j) const {
+  return pairwise[static_cast<int64_t>(m)][y][j].item<double>();
+}
+
+std::string check_lipschitz_kind(const std::string& kind) {
+  if (kind != "empirical" && kind != "guaranteed")
+    fail("Lipschitz estimate must be 'empirical' or 'guaranteed', got '{}'", kind);
+  return kind;
+}
+
+at::Tensor unimodal_score_weight(MultiModalNet& net, size_t m) {
+  torch::NoGradGuard no_grad;
+  const size_t M = net->num_modalities();
+  const int64_t dim = net->encoder(m).out_dim();
+  auto options = net->head().bias().options();
+  // Rows 0..dim-1: unit embeddings of modality m; row dim: all zeros. Other modalities: zeros.
+  std::vector<torch::Tensor> embeddings;
+  for (size_t o = 0; o < M; ++o) {
+    const int64_t d = net->encoder(o).out_dim();
+    auto e = torch::zeros({dim + 1, d}, options);
+    if (o == m) e.narrow(0, 0, dim).copy_(torch::eye(dim, options));
+    embeddings.push_back(e);
+  }
+  auto scores = net->head().forward(embeddings).unimodal_scores.at(m).to(torch::kDouble);  // [dim+1, K]
+  return (scores.narrow(0, 0, dim) - scores[dim]).t().contiguous();                         // [K, dim]
+}
+
+at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor& x) {
+  const int64_t K = net->num_classes();
+  const int64_t B = x.size(0);
+  auto r = unimodal_score_weight(net, m).to(x.scalar_type());  // [K, dim]
+  std::vector<int64_t> rep_shape{K};
+  rep_shape.insert(rep_shape.end(), x.sizes().begin(), x.sizes().end());
+  std::vector<int64_t> flat_shape{K * B};
+  flat_shape.insert(flat_shape.end(), x.sizes().begin() + 1, x.sizes().end());
+  auto xr = x.detach().unsqueeze(0).expand(rep_shape).reshape(flat_shape).clone().requires_grad_(true);
+  torch::Tensor grad;
+  {
+    torch::AutoGradMode enable(true);
+    auto phi = net->encode(m, xr);                               // [K*B, dim]
+    auto s = torch::matmul(phi, r.t()).view({K, B, K});          // copy k, sample b, class c
+    auto picked = torch::diagonal(s, 0, 0, 2);                   // [B, K]: s[k, b, k]
+    grad = torch::autograd::grad({picked.sum()}, {xr})[0];
+  }
+  auto J = grad.view({K, B, -1}).permute({1, 0, 2}).to(torch::kDouble);  // [B, K, n]
+  return torch::bmm(J, J.transpose(1, 2));
+}
+
+LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDataset& data, int64_t max_samples,
+                                      int64_t batch_size) {
+  const size_t M = net->num_modalities();
+  const int64_t K = net->num_classes();
+  int64_t n = data.size();
+  if (max_samples > 0) n = std::min(n, max_samples);
+  if (n <= 0) fail("empirical Lipschitz estimate needs at least one sample ({} is empty)", data.source);
+  EvalModeGuard eval(*net);
+  LipschitzEstimate est;
+  est.kind = "empirical";
+  est.num_classes = K;
+  est.samples = n;
+  est.tau = torch::zeros({static_cast<int64_t>(M), K}, torch::kDouble);
+  est.pairwise = torch::zeros({static_cast<int64_t>(M), K, K}, torch::kDouble);
+  // The batch is repeated K times: keep K * chunk inputs in memory at once.
+  const int64_t chunk = std::max<int64_t>(1, std::min(batch_size, std::max<int64_t>(1, 4096 / K)));
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t b = std::min(chunk, n - start);
+    auto idx = torch::arange(start, start + b, torch::kLong);
+    auto batch = data.batch(idx);
+    auto inputs = net->align(batch);
+    for (size_t m = 0; m < M; ++m) {
+      auto G = unimodal_jacobian_gram(net, m, inputs[m]);  // [b, K, K]
+      auto diag = torch::diagonal(G, 0, 1, 2);             // [b, K]
+      auto tau = diag.clamp_min(0).sqrt().amax(0);
+      auto pair = (diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * G).clamp_min(0).sqrt().amax(0);
+      auto mi = static_cast<int64_t>(m);
+      est.tau[mi] = torch::maximum(est.tau[mi], tau);
+      est.pairwise[mi] = torch::maximum(est.pairwise[mi], pair);
+    }
+  }
+  for (size_t m = 0; m < M; ++m) {
+    est.modalities.push_back(net->specs()[m].name);
+    est.pairwise[static_cast<int64_t>(m)].fill_diagonal_(0);
+  }
+  return est;
+}
+
+bool guaranteed_lipschitz_supported(MultiModalNet& net, std::string* why) {
+  try {
+    for (size_t m = 0; m < net->num_modalities(); ++m) (void)bound_encoder(net->encoder(m), net->specs()[m]);
+    return true;
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
+LipschitzEstimate guaranteed_lipschitz(MultiModalNet& net) {
+  const size_t M = net->num_modalities();
+  const int64_t K = net->num_classes();
+  LipschitzEstimate est;
+  est.kind = "guaranteed";
+  est.num_classes = K;
+  est.tau = torch::zeros({static_cast<int64_t>(M), K}, torch::kDouble);
+  est.pairwise = torch::zeros({static_cast<int64_t>(M), K, K}, torch::kDouble);
+  for (size_t m = 0; m < M; ++m) {
+    est.modalities.push_back(net->specs()[m].name);
+    auto bound = bound_encoder(net->encoder(m), net->specs()[m]);
+    auto r = unimodal_score_weight(net, m);  // [K, dim]
+    // Rows r_k (for tau) and r_y - r_j (for pairs), pushed through the tail Linear when there is one.
+    auto diffs = r.unsqueeze(1) - r.unsqueeze(0);  // [K, K, dim]
+    if (bound.tail_weight.defined()) {
+      r = torch::matmul(r, bound.tail_weight);
+      diffs = torch::matmul(diffs, bound.tail_weight);
+    }
+    auto mi = static_cast<int64_t>(m);
+    est.tau[mi] = r.norm(2, {1}) * bound.lipschitz_rest;
+    est.pairwise[mi] = diffs.norm(2, {2}) * bound.lipschitz_rest;
+    est.pairwise[mi].fill_diagonal_(0);
+  }
+  return est;
+}
+
+LipschitzEstimate estimate_lipschitz(MultiModalNet& net, const MultiModalDataset& data, const std::string& kind,
+                                     int64_t max_samples) {
+  if (check_lipschitz_kind(kind) == "guaranteed") return guaranteed_lipschitz(net);
+  return empirical_lipschitz(net, data, max_samples);
+}
+
+double spectral_norm(const at::Tensor& matrix) {
+  auto a = matrix.detach().to(torch::kDouble);
+  if (a.dim() != 2) fail("spectral_norm needs a matrix, got {} dimensions", a.dim());
+  if (a.numel() == 0) return 0.0;
+  return torch::linalg::svdvals(a, c10::nullopt).max().item<double>();
+}
+
+double conv2d_operator_norm(const at::Tensor& weight, const std::vector<int64_t>& input_chw,
+                            std::vector<int64_t> stride, std::vector<int64_t> padding,
+                            std::vector<int64_t> dilation, int64_t groups, int max_iterations, double tol,
+                            uint64_t seed) {
+  if (input_chw.size() != 3) fail("conv2d_operator_norm needs an input shape [C, H, W]");
+  stride = expand2(stride, "stride");
+  padding = expand2(padding, "padding");
+  dilation = expand2(dilation, "dilation");
+  torch::NoGradGuard no_grad;
+  auto w = weight.detach().to(torch::kDouble);
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto v = at::randn({1, input_chw[0], input_chw[1], input_chw[2]}, gen, torch::TensorOptions().dtype(torch::kDouble));
+  v = v / v.norm();
+  auto forward = [&](const at::Tensor& x) { return at::conv2d(x, w, {}, stride, padding, dilation, groups); };
+  auto probe = forward(v);
+  std::vector<int64_t> output_padding(2);
+  for (int a = 0; a < 2; ++a) {
+    const int64_t in = input_chw[1 + a], out = probe.size(2 + a), k = w.size(2 + a);
+    output_padding[a] = in - ((out - 1) * stride[a] - 2 * padding[a] + dilation[a] * (k - 1) + 1);
+  }
+  auto adjoint = [&](const at::Tensor& y) {
+    return at::conv_transpose2d(y, w, {}, stride, padding, output_padding, groups, dilation);
+  };
+  double sigma = 0.0;
+  for (int it = 0; it < max_iterations; ++it) {
+    auto u = adjoint(forward(v));
+    const double norm = u.norm().item<double>();  // = sigma^2 once v is the top right singular vector
+    if (norm == 0.0) return 0.0;
+    v = u / norm;
+    const double next = std::sqrt(norm);
+    if (it > 5 && std::abs(next - sigma) <= tol * next) {
+      sigma = next;
+      break;
+    }
+    sigma = next;
+  }
+  // The Rayleigh quotient ||A v|| of the final unit vector: a lower bound of the true norm.
+  return std::max(sigma, forward(v).norm().item<double>());
+}
+
+double conv2d_norm_upper_bound(const at::Tensor& weight, const std::vector<int64_t>& input_chw,
+                               std::vector<int64_t> padding, std::vector<int64_t> dilation, int64_t groups) {
+  if (input_chw.size() != 3) fail("conv2d_norm_upper_bound needs an input shape [C, H, W]");
+  padding = expand2(padding, "padding");
+  dilation = expand2(dilation, "dilation");
+  torch::NoGradGuard no_grad;
+  auto w = dense_group_weight(weight.detach().to(torch::kDouble), groups);
+  const int64_t kh = w.size(2), kw = w.size(3);
+  std::vector<int64_t> grid(2);
+  for (int a = 0; a < 2; ++a) {
+    const int64_t extent = dilation[a] * ((a == 0 ? kh : kw) - 1) + 1;
+    // Large enough that neither the padding nor the kernel's extent wraps around: the zero-padded
+    // (and any strided) convolution is then a sub-matrix of the circular one.
+    grid[a] = input_chw[1 + a] + 2 * padding[a] + extent;
+  }
+  auto k = torch::zeros({w.size(0), w.size(1), grid[0], grid[1]}, w.options());
+  for (int64_t i = 0; i < kh; ++i)
+    for (int64_t j = 0; j < kw; ++j)
+      k.select(2, i * dilation[0]).select(2, j * dilation[1]).copy_(w.select(2, i).select(2, j));
+  auto spectrum = torch::fft::fft2(k);                              // [Cout, Cin, N1, N2] complex
+  auto per_frequency = spectrum.permute({2, 3, 0, 1}).contiguous();  // [N1, N2, Cout, Cin]
+  return torch::linalg::svdvals(per_frequency, c10::nullopt).max().item<double>();
+}
+
+}  // namespace crmt

@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "crmt/certify/audit.h"
+#include "crmt/certify/certificate.h"
+#include "crmt/certify/lipschitz.h"
+#include "crmt/core/config.h"
+#include "crmt/data/synthetic.h"
+#include "crmt/models/model_factory.h"
+#include "test_util.h"
+
+namespace crmt {
+namespace {
+
+// Image-like data for the small CNN: a per-class prototype per modality plus noise.
+MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat);
+  MultiModalDataset d;
+  d.source = "hand-made images";
+  auto labels = at::randint(classes, {n}, gen, torch::kLong);
+  auto proto_gen = at::detail::createCPUGenerator(1234);
+  for (int m = 0; m < 2; ++m) {
+    ModalitySpec spec;
+    spec.name = "img" + std::to_string(m);
+    spec.shape = {1, 8, 8};
+    d.specs.push_back(spec);
+    auto prototypes = at::randn({classes, 1, 8, 8}, proto_gen, opts);
+    d.inputs.push_back(prototypes.index_select(0, labels) + 0.7 * at::randn({n, 1, 8, 8}, gen, opts));
+  }
+  d.labels = labels;
+  for (int64_t k = 0; k < classes; ++k) d.class_names.push_back("c" + std::to_string(k));
+  return d;
+}
+
+TEST(AuditGuaranteed, SmallCnnHasNoViolations) {
+  auto cfg = test::synthetic_config(test::temp_dir("cnn"), 2, 3);
+  cfg.set("model.encoder", "small_cnn");
+  cfg.set("model.embed_dim", "8");
+  cfg.set("train.batch_size", "16");
+  DataSplits data{image_data(96, 3, 1), image_data(24, 3, 2), image_data(24, 3, 3)};
+  auto net = test::train_on(cfg, data);
+  auto lip = guaranteed_lipschitz(net);
+  auto cert = certify(net, data.test, lip);
+  EXPECT_GT(cert.clean_accuracy, 0.5);
+  AuditOptions opt;
+  opt.steps = 10;
+  auto audit = audit_certificate(net, data.test, cert, opt);
+  EXPECT_GT(audit.attacked, 10);
+  EXPECT_EQ(audit.violations, 0);
+  for (size_t m = 0; m < 2; ++m) {
+    EXPECT_GT(audit.max_tau_ratio[m], 0.0);
+    EXPECT_LE(audit.max_tau_ratio[m], 1.0 + 1e-5);
+    EXPECT_LE(audit.max_pairwise_ratio[m], 1.0 + 1e-5);
+  }
+  // A budget beyond the radius may or may not flip; flips there are not violations.
+  opt.budget_scale = 1.5;
+  opt.gradient_check_every = 0;
+  auto beyond = audit_certificate(net, data.test, cert, opt);
+  EXPECT_EQ(beyond.attacked, audit.attacked);
+  EXPECT_EQ(beyond.violations, 0);
+  for (double r : beyond.flip_ratios) EXPECT_GE(r, 1.0);
+}
+
+TEST(AuditGuaranteed, MlpHasNoViolationsAndEmpiricalRatiosAreReported) {
+  auto cfg = test::synthetic_config(test::temp_dir("mlp"), 2, 3);
+  cfg.set("data.synthetic.samples", "300");
+  cfg.set("data.synthetic.test_samples", "60");
+  DataSplits data;
+  auto net = test::train_synthetic(cfg, &data);
+  auto cert = certify(net, data.test, guaranteed_lipschitz(net));
+  auto audit = audit_certificate(net, data.test, cert);
+  EXPECT_GT(audit.attacked, 20);
+  EXPECT_EQ(audit.violations, 0);
+  EXPECT_LE(audit.max_tau_ratio[0], 1.0 + 1e-5);
+
+  auto emp = certify(net, data.test, empirical_lipschitz(net, data.train, 50));
+  auto emp_audit = audit_certificate(net, data.test, emp);
+  EXPECT_EQ(emp_audit.lipschitz_kind, "empirical");
+  EXPECT_GT(emp_audit.max_tau_ratio[1], 0.5);  // gradients along the attack are of the estimate's size
+  auto j = nlohmann::json::parse(audit_json(emp_audit).dump());
+  EXPECT_TRUE(j.contains("violations"));
+  EXPECT_NE(audit_report(emp_audit).find("violations"), std::string::npos);
+}
+
+TEST(AuditDetects, OptimisticLipschitzEstimate) {
+  // A linear model whose Lipschitz constants are understated 10x: the radii are 10x too large and
+  // the audit must catch it.
+  torch::manual_seed(4);
+  SyntheticOptions o;
+  o.samples = 40;
+  o.classes = 3;
+  o.dims = {6, 4};
+  auto data = make_synthetic(o);
+  auto net = build_model(Config::load("", {"model.encoder=linear", "model.head=concat", "model.embed_dim=5"}),
+                         data.specs, 3);
+  net->eval();
+  auto lip = guaranteed_lipschitz(net);
+  lip.kind = "empirical";
+  lip.tau = lip.tau * 0.1;
+  lip.pairwise = lip.pairwise * 0.1;
+  auto cert = certify(net, data, lip);
+  auto audit = audit_certificate(net, data, cert);
+  EXPECT_GT(audit.attacked, 30);
+  EXPECT_GT(audit.violation_share, 0.9);
+  // The true distance is a tenth of the stated radius: the smallest flip found is close to it and
+  // never below it.
+  EXPECT_LT(audit.min_flip_ratio, 0.12);
+  EXPECT_GE(audit.min_flip_ratio, 0.1 * (1 - 1e-3));
+  EXPECT_NEAR(audit.max_tau_ratio[0], 10.0, 1e-3);
+  EXPECT_NEAR(audit.max_pairwise_ratio[1], 10.0, 1e-3);
+}
+
+}  // namespace
+}  // namespace crmt

@@ -1,0 +1,62 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace crmt {
+namespace {
+
+nlohmann::json parse_json_output(const std::string& output) {
+  auto start = output.find('{');
+  if (start == std::string::npos) throw std::runtime_error("no JSON in output: " + output);
+  return nlohmann::json::parse(output.substr(start));
+}
+
+TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
+  auto dir = test::temp_dir("run");
+  auto train = test::run_cli(
+      "train data.name=synthetic model.encoder=mlp model.embed_dim=16 model.hidden_dim=32 train.epochs=1 "
+      "data.synthetic.samples=200 data.synthetic.test_samples=80 output.progress=false output.dir=" +
+      dir.string() + " --threads 1");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const auto ckpt = (dir / "best.pt").string();
+
+  auto js = test::run_cli("certify --checkpoint " + ckpt + " --samples 50 --radii 0,0.2,0.5 --audit --json --threads 1");
+  ASSERT_EQ(js.exit_code, 0) << js.output;
+  auto j = parse_json_output(js.output);
+  const auto& c = j["certificate"];
+  EXPECT_EQ(c["lipschitz"]["kind"], "empirical");
+  EXPECT_EQ(c["lipschitz"]["samples"], 50);
+  EXPECT_EQ(c["samples"], 80);
+  ASSERT_EQ(c["certified_accuracy"].size(), 3u);
+  EXPECT_DOUBLE_EQ(c["certified_accuracy"][0].get<double>(), c["clean_accuracy"].get<double>());
+  EXPECT_TRUE(c.contains("preferred_modality"));
+  EXPECT_TRUE(j["audit"].contains("violations"));
+
+  const auto csv = (dir / "certs.csv").string();
+  auto text = test::run_cli("certify --checkpoint " + ckpt + " --lipschitz guaranteed --per-sample " + csv +
+                            " --set data.synthetic.test_samples=30 --threads 1");
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("guaranteed"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("certified acc"), std::string::npos) << text.output;
+  std::ifstream in(csv);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_NE(header.find("unimodal_radius_m0"), std::string::npos) << header;
+  int rows = 0;
+  for (std::string line; std::getline(in, line);) rows += !line.empty();
+  EXPECT_EQ(rows, 30);
+
+  auto bad = test::run_cli("certify --checkpoint " + ckpt + " --lipschitz exact");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("empirical"), std::string::npos) << bad.output;
+  auto bad_radii = test::run_cli("certify --checkpoint " + ckpt + " --radii 0.1,x");
+  EXPECT_EQ(bad_radii.exit_code, 1) << bad_radii.output;
+  EXPECT_NE(bad_radii.output.find("--radii"), std::string::npos) << bad_radii.output;
+}
+
+}  // namespace
+}  // namespace crmt

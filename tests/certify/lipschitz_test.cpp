@@ -1,0 +1,170 @@
+#include <gtest/gtest.h>
+
+#include "crmt/certify/lipschitz.h"
+#include "crmt/core/config.h"
+#include "crmt/core/error.h"
+#include "crmt/data/synthetic.h"
+#include "crmt/models/mlp.h"
+#include "crmt/models/model_factory.h"
+#include "crmt/models/orthogonal_head.h"
+#include "crmt/models/small_cnn.h"
+
+namespace crmt {
+namespace {
+
+// The encoder weight U of a linear encoder phi(x) = U x + c.
+torch::Tensor linear_encoder_weight(MultiModalNet& net, size_t m) {
+  auto& mlp = dynamic_cast<MlpImpl&>(net->encoder(m));
+  for (const auto& module : mlp.body->children())
+    if (auto lin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module)) return lin->weight.detach().to(torch::kDouble);
+  ADD_FAILURE() << "no Linear layer";
+  return {};
+}
+
+MultiModalNet linear_model(const std::string& head, MultiModalDataset* data_out) {
+  torch::manual_seed(3);
+  SyntheticOptions o;
+  o.samples = 40;
+  o.classes = 4;
+  o.dims = {7, 5};
+  *data_out = make_synthetic(o);
+  auto config = Config::load("", {"model.encoder=linear", "model.head=" + head, "model.embed_dim=6"});
+  auto net = build_model(config, data_out->specs, 4);
+  net->eval();
+  return net;
+}
+
+double rel_diff(double a, double b) { return std::abs(a - b) / std::max({std::abs(a), std::abs(b), 1e-12}); }
+
+TEST(LipschitzLinear, EmpiricalAndGuaranteedMatchClosedForm) {
+  MultiModalDataset data;
+  auto net = linear_model("concat", &data);
+  auto emp = empirical_lipschitz(net, data, 10);
+  auto guar = guaranteed_lipschitz(net);
+  EXPECT_EQ(emp.kind, "empirical");
+  EXPECT_EQ(emp.samples, 10);
+  EXPECT_EQ(guar.kind, "guaranteed");
+  ASSERT_EQ(emp.tau.sizes(), (std::vector<int64_t>{2, 4}));
+  ASSERT_EQ(guar.pairwise.sizes(), (std::vector<int64_t>{2, 4, 4}));
+  EXPECT_EQ(emp.tau.scalar_type(), torch::kDouble);
+  for (size_t m = 0; m < 2; ++m) {
+    auto U = linear_encoder_weight(net, m);
+    auto W = net->head().modality_weight(m).detach().to(torch::kDouble);
+    for (int64_t y = 0; y < 4; ++y) {
+      const double tau = torch::linalg::vector_norm(torch::matmul(W[y], U), 2, {}, false, {}).item<double>();
+      EXPECT_LT(rel_diff(emp.tau_at(m, y), tau), 1e-5) << m << " " << y;
+      EXPECT_LT(rel_diff(guar.tau_at(m, y), tau), 1e-5) << m << " " << y;
+      for (int64_t j = 0; j < 4; ++j) {
+        if (j == y) {
+          EXPECT_EQ(guar.pairwise_at(m, y, j), 0.0);
+          continue;
+        }
+        const double closed = torch::matmul(W[y] - W[j], U).norm().item<double>();
+        EXPECT_LT(rel_diff(emp.pairwise_at(m, y, j), closed), 1e-5) << m << " " << y << " " << j;
+        EXPECT_LT(rel_diff(guar.pairwise_at(m, y, j), closed), 1e-5) << m << " " << y << " " << j;
+      }
+    }
+  }
+}
+
+TEST(LipschitzLinear, ScoreWeightOfOrthogonalHeadIsTheNormalizedWeight) {
+  MultiModalDataset data;
+  auto net = linear_model("orthogonal", &data);
+  auto& head = dynamic_cast<OrthogonalHeadImpl&>(net->head());
+  for (size_t m = 0; m < 2; ++m) {
+    auto r = unimodal_score_weight(net, m);
+    EXPECT_TRUE(torch::allclose(r, head.normalized_weight(m).detach().to(torch::kDouble), 1e-5, 1e-6));
+    // Orthonormal rows: the closed form of tau_k(m) is ||W~_k U||.
+    auto U = linear_encoder_weight(net, m);
+    auto guar = guaranteed_lipschitz(net);
+    for (int64_t k = 0; k < 4; ++k)
+      EXPECT_LT(rel_diff(guar.tau_at(m, k), torch::matmul(r[k], U).norm().item<double>()), 1e-6);
+  }
+}
+
+// The dense matrix of a convolution on [C, H, W] inputs, built column by column from unit vectors.
+torch::Tensor dense_conv_matrix(const torch::Tensor& w, std::vector<int64_t> chw, std::vector<int64_t> stride,
+                                std::vector<int64_t> padding, std::vector<int64_t> dilation, int64_t groups) {
+  const int64_t n = chw[0] * chw[1] * chw[2];
+  auto basis = torch::eye(n, torch::kDouble).view({n, chw[0], chw[1], chw[2]});
+  auto cols = at::conv2d(basis, w.to(torch::kDouble), {}, stride, padding, dilation, groups).view({n, -1});
+  return cols.t();
+}
+
+TEST(LipschitzConv, PowerIterationMatchesExplicitConvMatrix) {
+  struct Case {
+    int64_t cin, cout, k, groups;
+    std::vector<int64_t> chw, stride, padding, dilation;
+  };
+  std::vector<Case> cases = {
+      {2, 3, 3, 1, {2, 5, 5}, {1, 1}, {1, 1}, {1, 1}},  // SmallCnn's layer
+      {3, 4, 3, 1, {3, 7, 6}, {2, 2}, {0, 0}, {1, 1}},  // strided, unpadded, odd leftover
+      {4, 6, 3, 2, {4, 6, 6}, {1, 2}, {2, 1}, {2, 1}},  // groups, dilation, mixed stride
+      {1, 2, 2, 1, {1, 4, 4}, {2, 2}, {0, 0}, {1, 1}},
+  };
+  torch::manual_seed(0);
+  for (const auto& c : cases) {
+    auto w = torch::randn({c.cout, c.cin / c.groups, c.k, c.k}, torch::kDouble);
+    auto dense = dense_conv_matrix(w, c.chw, c.stride, c.padding, c.dilation, c.groups);
+    const double exact = torch::linalg::svdvals(dense, c10::nullopt).max().item<double>();
+    const double power = conv2d_operator_norm(w, c.chw, c.stride, c.padding, c.dilation, c.groups);
+    EXPECT_LT(rel_diff(power, exact), 1e-3) << "power " << power << " exact " << exact;
+    EXPECT_LE(power, exact * (1 + 1e-9));
+    const double upper = conv2d_norm_upper_bound(w, c.chw, c.padding, c.dilation, c.groups);
+    EXPECT_GE(upper, exact * (1 - 1e-9)) << "FFT bound " << upper << " below exact " << exact;
+  }
+}
+
+MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  MultiModalDataset d;
+  d.source = "hand-made images";
+  auto labels = at::randint(classes, {n}, gen, torch::kLong);
+  for (int m = 0; m < 2; ++m) {
+    ModalitySpec spec;
+    spec.name = "img" + std::to_string(m);
+    spec.shape = {1, 8, 8};
+    d.specs.push_back(spec);
+    auto prototypes = at::randn({classes, 1, 8, 8}, gen, torch::TensorOptions().dtype(torch::kFloat));
+    d.inputs.push_back(prototypes.index_select(0, labels) + 0.5 * at::randn({n, 1, 8, 8}, gen, torch::TensorOptions().dtype(torch::kFloat)));
+  }
+  d.labels = labels;
+  for (int64_t k = 0; k < classes; ++k) d.class_names.push_back("c" + std::to_string(k));
+  return d;
+}
+
+TEST(LipschitzSmallCnn, GuaranteedBoundsDominateEmpiricalOnes) {
+  torch::manual_seed(1);
+  auto data = image_data(24, 3, 5);
+  auto config = Config::load("", {"model.encoder=small_cnn", "model.embed_dim=8"});
+  auto net = build_model(config, data.specs, 3);
+  // Non-trivial batch-norm statistics, so that folding them into the convolutions matters.
+  for (auto& buffer : net->named_buffers()) {
+    if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
+    if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.5);
+  }
+  for (auto& p : net->named_parameters())
+    if (p.key().find("body.1.weight") != std::string::npos) p.value().data().normal_(1.0, 0.5);
+  net->train();
+  auto emp = empirical_lipschitz(net, data);
+  EXPECT_TRUE(net->is_training()) << "the estimate must restore the model's mode";
+  net->eval();
+  auto guar = guaranteed_lipschitz(net);
+  EXPECT_TRUE((emp.tau > 0).all().item<bool>());
+  EXPECT_TRUE((guar.tau >= emp.tau * (1 - 1e-6)).all().item<bool>()) << guar.tau << emp.tau;
+  EXPECT_TRUE((guar.pairwise >= emp.pairwise * (1 - 1e-6)).all().item<bool>());
+}
+
+TEST(LipschitzResNet, GuaranteedIsNotComputable) {
+  auto data = image_data(4, 2, 1);
+  auto config = Config::load("", {"model.encoder=resnet18"});
+  auto net = build_model(config, data.specs, 2);
+  std::string why;
+  EXPECT_FALSE(guaranteed_lipschitz_supported(net, &why));
+  EXPECT_NE(why.find("resnet18"), std::string::npos) << why;
+  EXPECT_THROW(guaranteed_lipschitz(net), Error);
+  EXPECT_THROW(check_lipschitz_kind("exact"), Error);
+}
+
+}  // namespace
+}  // namespace crmt
