@@ -29,6 +29,10 @@ class Method {
   virtual std::string name() const = 0;
   // Once before the first epoch (also after --resume), with the training split.
   virtual void setup(MultiModalNet& net, const MultiModalDataset& train) {}
+  // Trainable tensors the method owns besides the model's (e.g. Gradient Blending's uni-modal
+  // heads). Created in the constructor or setup(); the trainer optimizes them with the model and
+  // the method saves/loads them in save()/load().
+  virtual std::vector<torch::Tensor> extra_parameters() { return {}; }
   virtual StepResult loss(MultiModalNet& net, const Batch& batch) = 0;
   // After backward, before the optimizer step: gradients may be modulated here.
   virtual void before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) {}

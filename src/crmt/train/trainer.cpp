@@ -94,7 +94,10 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   if (lr <= 0) fail("train.lr must be positive, got {}", lr);
   if (lr_step <= 0) fail("train.lr_step must be positive, got {}", lr_step);
 
-  torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(lr)
+  method.setup(net, data.train);
+  auto parameters = net->parameters();
+  for (auto& p : method.extra_parameters()) parameters.push_back(p);
+  torch::optim::SGD optimizer(parameters, torch::optim::SGDOptions(lr)
                                                      .momentum(config_.real("train.momentum"))
                                                      .weight_decay(config_.real("train.weight_decay")));
   const auto last_path = (fs::path(out_dir_) / "last.pt").string();
@@ -114,7 +117,6 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
     fs::remove(fs::path(out_dir_) / "log.jsonl");
   }
   config_.save((fs::path(out_dir_) / "config.yaml").string());
-  method.setup(net, data.train);
 
   TrainResult result;
   auto start = Clock::now();
