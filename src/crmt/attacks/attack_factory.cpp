@@ -2,6 +2,7 @@
 
 #include "crmt/attacks/gradient_attacks.h"
 #include "crmt/attacks/missing_modality.h"
+#include "crmt/attacks/noise_attacks.h"
 #include "crmt/core/error.h"
 
 namespace crmt {
@@ -12,7 +13,10 @@ std::unique_ptr<Attack> build_attack(const AttackSpec& spec) {
   if (spec.kind == "fgm") return std::make_unique<Fgm>(spec.eps);
   if (spec.kind == "pgd") return std::make_unique<PgdL2>(spec.eps, spec.steps);
   if (spec.kind == "missing") return std::make_unique<MissingModality>();
-  fail("unknown attack '{}': use none, fgm, pgd or missing", spec.kind);
+  if (spec.kind == "mgn") return std::make_unique<GaussianNoise>(spec.eps, spec.seed);
+  if (spec.kind == "mpm") return std::make_unique<PixelMissing>(spec.eps, spec.seed);
+  if (spec.kind == "mea") return std::make_unique<EmbeddingAttack>(spec.eps, spec.steps > 0 ? spec.steps : 10, spec.seed);
+  fail("unknown attack '{}': use none, fgm, pgd, missing, mgn, mpm or mea", spec.kind);
 }
 
 }  // namespace crmt

@@ -10,6 +10,8 @@ namespace crmt {
 std::string EvalCase::label() const {
   if (attack.kind == "none") return "clean";
   if (attack.kind == "missing") return fmt::format("missing {}", modality);
+  if (attack.kind == "mgn") return fmt::format("mgn sigma={:g} on {}", attack.eps, modality);
+  if (attack.kind == "mpm") return fmt::format("mpm p={:g} on {}", attack.eps, modality);
   return fmt::format("{} eps={:g} on {}", attack.kind, attack.eps, modality);
 }
 
@@ -17,7 +19,7 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
                     bool show_progress) {
   if (data.size() == 0) fail("{}: cannot evaluate on an empty split", data.source);
   if (batch_size <= 0) fail("evaluation batch size must be positive, got {}", batch_size);
-  auto attack = build_attack(c.attack);
+  build_attack(c.attack);  // rejects a bad spec before any work
   const bool was_training = net->is_training();
   net->eval();
   auto start = std::chrono::steady_clock::now();
@@ -27,6 +29,10 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
   for (int64_t s = 0; s < steps; ++s) {
     auto idx = torch::arange(s * batch_size, std::min((s + 1) * batch_size, data.size()), torch::kLong);
     auto batch = data.batch(idx);
+    // Random attacks draw fresh numbers per batch (seed + batch index), repeatably.
+    auto spec = c.attack;
+    spec.seed += static_cast<uint64_t>(s);
+    auto attack = build_attack(spec);
     if (attack) batch = attack->perturb(net, batch, resolve_targets(batch, {c.modality}));
     torch::NoGradGuard no_grad;
     correct += net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();

@@ -1,0 +1,100 @@
+#include "crmt/eval/sweep.h"
+
+#include <nlohmann/json.hpp>
+
+#include "crmt/attacks/attack_factory.h"
+#include "crmt/attacks/gradient_attacks.h"
+#include "crmt/attacks/perturbation.h"
+#include "crmt/core/error.h"
+#include "crmt/core/progress.h"
+
+namespace crmt {
+
+namespace {
+
+int64_t count_correct(MultiModalNet& net, const Batch& batch) {
+  torch::NoGradGuard no_grad;
+  return net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+}
+
+const ModalitySpec& spec_of(MultiModalNet& net, const std::string& name) {
+  for (const auto& s : net->specs())
+    if (s.name == name) return s;
+  fail("the model has no modality '{}'", name);
+}
+
+}  // namespace
+
+Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std::string& attack,
+                   const std::vector<double>& strengths, int64_t batch_size, int pgd_steps, bool show_progress) {
+  if (strengths.empty()) fail("a sweep needs at least one strength");
+  if (data.size() == 0) fail("{}: cannot sweep an empty split", data.source);
+  if (attack == "missing" || attack == "none") fail("sweep: '{}' has no strength to sweep; use fgm, pgd, mgn, mpm or mea", attack);
+  build_attack(AttackSpec{attack, strengths[0], pgd_steps});  // validates the name
+  Sweep out;
+  out.attack = attack;
+  out.strengths = strengths;
+  out.targets = {"all"};
+  for (const auto& s : data.specs) out.targets.push_back(s.name);
+  out.samples = data.size();
+  std::vector<std::vector<int64_t>> correct(out.targets.size(), std::vector<int64_t>(strengths.size(), 0));
+
+  const bool was_training = net->is_training();
+  net->eval();
+  const int64_t steps = (data.size() + batch_size - 1) / batch_size;
+  ProgressBar bar(fmt::format("{} sweep", attack), steps, show_progress);
+  for (int64_t s = 0; s < steps; ++s) {
+    auto batch = data.batch(torch::arange(s * batch_size, std::min((s + 1) * batch_size, data.size()), torch::kLong));
+    const int64_t clean = count_correct(net, batch);
+    for (size_t t = 0; t < out.targets.size(); ++t) {
+      auto targets = resolve_targets(batch, {out.targets[t]});
+      std::vector<at::Tensor> fgm_direction;
+      if (attack == "fgm") fgm_direction = joint_normalize(input_gradients(net, batch, targets));
+      for (size_t e = 0; e < strengths.size(); ++e) {
+        if (strengths[e] == 0) {
+          correct[t][e] += clean;
+          continue;
+        }
+        Batch adv = batch;
+        if (attack == "fgm") {
+          torch::NoGradGuard no_grad;
+          for (size_t i = 0; i < targets.size(); ++i) {
+            auto m = targets[i];
+            adv.inputs[m] = clamp_to_range(batch.inputs[m] + strengths[e] * fgm_direction[i], spec_of(net, batch.modalities[m]));
+          }
+        } else {
+          AttackSpec spec{attack, strengths[e], pgd_steps, static_cast<uint64_t>(s)};
+          adv = build_attack(spec)->perturb(net, batch, targets);
+        }
+        correct[t][e] += count_correct(net, adv);
+      }
+    }
+    bar.update(s + 1);
+  }
+  bar.finish();
+  net->train(was_training);
+  out.accuracy.assign(out.targets.size(), std::vector<double>(strengths.size(), 0));
+  for (size_t t = 0; t < out.targets.size(); ++t)
+    for (size_t e = 0; e < strengths.size(); ++e) out.accuracy[t][e] = static_cast<double>(correct[t][e]) / data.size();
+  return out;
+}
+
+Table sweep_table(const Sweep& sweep) {
+  Table t;
+  t.header = {sweep.attack + " on"};
+  for (double e : sweep.strengths) t.header.push_back(fmt::format("{:g}", e));
+  for (size_t i = 0; i < sweep.targets.size(); ++i) {
+    std::vector<std::string> row{sweep.targets[i]};
+    for (double a : sweep.accuracy[i]) row.push_back(fmt::format("{:.2f}", 100 * a));
+    t.rows.push_back(row);
+  }
+  return t;
+}
+
+nlohmann::json sweep_json(const Sweep& sweep) {
+  nlohmann::json rows = nlohmann::json::object();
+  for (size_t i = 0; i < sweep.targets.size(); ++i) rows[sweep.targets[i]] = sweep.accuracy[i];
+  return {{"attack", sweep.attack}, {"strengths", sweep.strengths}, {"samples", sweep.samples}, {"accuracy", rows}};
+}
+
+}  // namespace crmt
