@@ -46,6 +46,7 @@ TEST(AuditGuaranteed, SmallCnnHasNoViolations) {
   EXPECT_GT(cert.clean_accuracy, 0.5);
   AuditOptions opt;
   opt.steps = 10;
+  opt.gradient_check_every = 3;
   auto audit = audit_certificate(net, data.test, cert, opt);
   EXPECT_GT(audit.attacked, 10);
   EXPECT_EQ(audit.violations, 0);
