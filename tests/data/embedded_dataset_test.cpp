@@ -1,0 +1,309 @@
+#include "crmt/data/embedded_dataset.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "crmt/core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kSource = "/usr/share/datasets/fashion-mnist";
+
+// Prepares a small cache (200 train / 100 test samples) once for the whole suite.
+class Embedded : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("crmt_embedded_test_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    if (!fs::exists(fs::path(kSource) / "train-images-idx3-ubyte.gz")) return;
+    ASSERT_TRUE(crmt::prepare_embedded(small_options(dir())));
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  void SetUp() override {
+    if (!fs::exists(fs::path(kSource) / "train-images-idx3-ubyte.gz")) GTEST_SKIP() << kSource << " not installed";
+  }
+
+  static std::string dir() { return (root_ / "cache").string(); }
+  static crmt::EmbeddedPrepareOptions small_options(const std::string& d, uint64_t seed = 0) {
+    crmt::EmbeddedPrepareOptions opt;
+    opt.dir = d;
+    opt.seed = seed;
+    opt.num_train = 200;
+    opt.num_test = 100;
+    opt.show_progress = false;
+    // A smaller utterance bank than the default (40 / 20 per class) keeps each preparation fast.
+    opt.recipe.train_utterances_per_class = 8;
+    opt.recipe.test_utterances_per_class = 4;
+    return opt;
+  }
+  static crmt::EmbeddedOptions load_options(const std::string& d) {
+    crmt::EmbeddedOptions opt;
+    opt.dir = d;
+    opt.prepare_if_missing = false;
+    opt.show_progress = false;
+    return opt;
+  }
+  // A copy of the shared cache that a test may damage.
+  static std::string copy_cache(const std::string& name) {
+    auto target = root_ / name;
+    fs::remove_all(target);
+    fs::copy(dir(), target);
+    return target.string();
+  }
+  static std::string load_error(const crmt::EmbeddedOptions& opt) {
+    try {
+      crmt::load_embedded(opt);
+    } catch (const crmt::Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  static fs::path root_;
+};
+
+fs::path Embedded::root_;
+
+TEST_F(Embedded, LoadGivesNormalizedSplitsWithSpecs) {
+  auto s = crmt::load_embedded(load_options(dir()));
+  EXPECT_EQ(s.train.size(), 180);
+  EXPECT_EQ(s.val.size(), 20);
+  EXPECT_EQ(s.test.size(), 100);
+  for (const auto* d : {&s.train, &s.val, &s.test}) {
+    ASSERT_EQ(d->inputs.size(), 2u);
+    EXPECT_EQ(d->modality_names(), (std::vector<std::string>{"visual", "audio"}));
+    EXPECT_EQ(d->inputs[0].sizes().vec(), (std::vector<int64_t>{d->size(), 1, 28, 28}));
+    EXPECT_EQ(d->inputs[1].sizes().vec(), (std::vector<int64_t>{d->size(), 1, 32, 32}));
+    EXPECT_EQ(d->inputs[0].scalar_type(), torch::kFloat);
+    EXPECT_EQ(d->num_classes(), 10);
+    EXPECT_GE(d->labels.min().item<int64_t>(), 0);
+    EXPECT_LT(d->labels.max().item<int64_t>(), 10);
+    EXPECT_NO_THROW(d->validate());
+  }
+  EXPECT_EQ(s.train.class_names, crmt::embedded_class_names());
+  const auto& vis = s.train.specs[0];
+  const auto& aud = s.train.specs[1];
+  EXPECT_TRUE(vis.bounded());
+  EXPECT_FALSE(aud.bounded());
+  EXPECT_LT(vis.lower, 0);
+  EXPECT_GT(vis.upper, 0);
+  // The pixel range maps onto [lower, upper]: both ends are reached (noise saturates some pixels).
+  EXPECT_NEAR(s.train.inputs[0].min().item<float>(), vis.lower, 1e-5);
+  EXPECT_NEAR(s.train.inputs[0].max().item<float>(), vis.upper, 1e-5);
+  // Normalized with train statistics: the whole train split (train + val) has mean 0, std 1.
+  auto all_audio = torch::cat({s.train.inputs[1], s.val.inputs[1]});
+  auto all_visual = torch::cat({s.train.inputs[0], s.val.inputs[0]});
+  EXPECT_NEAR(all_audio.mean().item<float>(), 0.0, 1e-3);
+  EXPECT_NEAR(all_audio.std(false).item<float>(), 1.0, 1e-3);
+  EXPECT_NEAR(all_visual.mean().item<float>(), 0.0, 1e-3);
+  EXPECT_NEAR(all_visual.std(false).item<float>(), 1.0, 1e-3);
+}
+
+TEST_F(Embedded, LabelsAreTheFashionMnistLabelsInOrder) {
+  auto s = crmt::load_embedded(load_options(dir()));
+  ASSERT_EQ(s.test.size(), 100);
+  // The test split keeps the file order: the first Fashion-MNIST test labels are 9 (ankle boot), 2, 1, 1, 6.
+  auto first = s.test.labels.slice(0, 0, 5);
+  EXPECT_TRUE(first.equal(torch::tensor({9, 2, 1, 1, 6}, torch::kLong))) << first;
+}
+
+TEST_F(Embedded, SameSeedIsBitIdenticalOtherSeedDiffers) {
+  auto again = (root_ / "again").string();
+  auto other = (root_ / "other").string();
+  ASSERT_TRUE(crmt::prepare_embedded(small_options(again)));
+  ASSERT_TRUE(crmt::prepare_embedded(small_options(other, 7)));
+  auto a = crmt::load_embedded(load_options(dir()));
+  auto b = crmt::load_embedded(load_options(again));
+  for (size_t m = 0; m < 2; ++m) {
+    EXPECT_TRUE(a.train.inputs[m].equal(b.train.inputs[m])) << m;
+    EXPECT_TRUE(a.test.inputs[m].equal(b.test.inputs[m])) << m;
+  }
+  EXPECT_TRUE(a.val.labels.equal(b.val.labels));
+  auto o_opt = load_options(other);
+  o_opt.data_seed = 7;
+  auto c = crmt::load_embedded(o_opt);
+  EXPECT_FALSE(a.test.inputs[1].equal(c.test.inputs[1]));
+  // Same labels and images, other noise on the images.
+  EXPECT_TRUE(a.test.labels.equal(c.test.labels));
+  EXPECT_FALSE(a.test.inputs[0].equal(c.test.inputs[0]));
+}
+
+TEST_F(Embedded, MatchingCacheIsReusedAndForceRebuilds) {
+  auto opt = small_options(dir());
+  EXPECT_FALSE(crmt::prepare_embedded(opt));
+  auto copy = copy_cache("reuse");
+  auto mtime = fs::last_write_time(fs::path(copy) / "train_audio.f16");
+  auto o = small_options(copy);
+  o.force = true;
+  EXPECT_TRUE(crmt::prepare_embedded(o));
+  EXPECT_NE(fs::last_write_time(fs::path(copy) / "train_audio.f16"), mtime);
+  // Another size (or seed) rebuilds instead of reusing.
+  o.force = false;
+  o.num_test = 50;
+  EXPECT_TRUE(crmt::prepare_embedded(o));
+  EXPECT_EQ(crmt::load_embedded(load_options(copy)).test.size(), 50);
+  // No temporary files are left behind.
+  for (const auto& e : fs::directory_iterator(copy))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+TEST_F(Embedded, TrainAndTestVoicesAreDisjoint) {
+  crmt::EmbeddedRecipe recipe;
+  auto train = crmt::embedded_voices(crmt::EmbeddedSplit::Train, recipe, 0);
+  auto test = crmt::embedded_voices(crmt::EmbeddedSplit::Test, recipe, 0);
+  EXPECT_EQ(train.size(), 10u * recipe.train_utterances_per_class);
+  EXPECT_EQ(test.size(), 10u * recipe.test_utterances_per_class);
+  std::set<std::string> train_variants, test_variants, train_voices;
+  for (const auto& v : train) train_variants.insert(v.variant), train_voices.insert(v.describe());
+  for (const auto& v : test) test_variants.insert(v.variant);
+  for (const auto& v : test_variants) EXPECT_EQ(train_variants.count(v), 0u) << v;
+  EXPECT_GE(train_variants.size(), 10u);
+  EXPECT_GE(test_variants.size(), 5u);
+  EXPECT_GT(train_voices.size(), train.size() / 2) << "rates and pitches should vary";
+  // meta.json records the voices of each split.
+  std::ifstream in(fs::path(dir()) / "meta.json");
+  auto meta = nlohmann::json::parse(in);
+  auto small = small_options(dir()).recipe;
+  EXPECT_EQ(meta["voices"]["train"].size(), 10u * small.train_utterances_per_class);
+  EXPECT_EQ(meta["voices"]["test"][0].get<std::string>(),
+            crmt::embedded_voices(crmt::EmbeddedSplit::Test, small, 0)[0].describe());
+  EXPECT_EQ(meta["version"].get<int>(), crmt::kEmbeddedVersion);
+  EXPECT_EQ(meta["files"].size(), 6u);
+}
+
+TEST_F(Embedded, StratifiedSubsetsAndValidationSizes) {
+  auto opt = load_options(dir());
+  opt.train_size = 100;
+  opt.test_size = 40;
+  opt.val_fraction = 0.2;
+  opt.seed = 3;
+  auto s = crmt::load_embedded(opt);
+  EXPECT_EQ(s.train.size(), 80);
+  EXPECT_EQ(s.val.size(), 20);
+  EXPECT_EQ(s.test.size(), 40);
+  // Class shares of the selected 100 follow those of the 200 to within one sample.
+  auto full_opt = load_options(dir());
+  full_opt.val_fraction = 0;
+  auto full = crmt::load_embedded(full_opt);
+  auto picked = torch::cat({s.train.labels, s.val.labels});
+  auto counts = torch::bincount(picked, {}, 10);
+  auto full_counts = torch::bincount(full.train.labels, {}, 10);
+  for (int c = 0; c < 10; ++c)
+    EXPECT_LE(std::abs(counts[c].item<double>() - full_counts[c].item<double>() / 2), 1.0) << c;
+  // Another seed picks other samples; the same seed the same ones.
+  auto again = crmt::load_embedded(opt);
+  EXPECT_TRUE(again.train.inputs[1].equal(s.train.inputs[1]));
+  opt.seed = 4;
+  EXPECT_FALSE(crmt::load_embedded(opt).train.inputs[1].equal(s.train.inputs[1]));
+
+  auto idx = crmt::stratified_indices(torch::tensor({0, 0, 0, 1, 1, 2}, torch::kLong), 3, 0);
+  auto lab = torch::tensor({0, 0, 0, 1, 1, 2}, torch::kLong).index_select(0, idx);
+  EXPECT_TRUE(torch::bincount(lab, {}, 3).equal(torch::tensor({2, 1, 0}, torch::kLong)));
+}
+
+TEST_F(Embedded, TooLargeSubsetAndBadFractionAreErrors) {
+  auto opt = load_options(dir());
+  opt.train_size = 500;
+  auto msg = load_error(opt);
+  EXPECT_NE(msg.find("data.train_size"), std::string::npos) << msg;
+  opt.train_size = 0;
+  opt.val_fraction = 1.0;
+  EXPECT_NE(load_error(opt).find("val_fraction"), std::string::npos);
+}
+
+TEST_F(Embedded, MissingFileNamesItAndAsksForForce) {
+  auto copy = copy_cache("missing");
+  fs::remove(fs::path(copy) / "test_audio.f16");
+  auto opt = load_options(copy);
+  opt.prepare_if_missing = true;  // meta.json exists: no silent re-preparation
+  auto msg = load_error(opt);
+  EXPECT_NE(msg.find("test_audio.f16"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("crmt data prepare --force"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line";
+}
+
+TEST_F(Embedded, TruncatedAndCorruptFilesAreErrors) {
+  auto copy = copy_cache("corrupt");
+  auto file = fs::path(copy) / "train_visual.u8";
+  auto size = fs::file_size(file);
+  fs::resize_file(file, size - 10);
+  auto msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("train_visual.u8"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("bytes"), std::string::npos) << msg;
+
+  copy = copy_cache("corrupt2");
+  file = fs::path(copy) / "train_audio.f16";
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    const char junk[4] = {1, 2, 3, 4};
+    f.write(junk, 4);
+  }
+  msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("train_audio.f16"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("checksum"), std::string::npos) << msg;
+}
+
+TEST_F(Embedded, WrongVersionOrSeedOrBrokenMetaAreErrors) {
+  auto copy = copy_cache("version");
+  auto meta_path = fs::path(copy) / "meta.json";
+  nlohmann::json meta;
+  {
+    std::ifstream in(meta_path);
+    meta = nlohmann::json::parse(in);
+  }
+  meta["version"] = crmt::kEmbeddedVersion + 1;
+  std::ofstream(meta_path) << meta.dump();
+  auto msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("meta.json"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("version"), std::string::npos) << msg;
+
+  auto opt = load_options(dir());
+  opt.data_seed = 5;
+  msg = load_error(opt);
+  EXPECT_NE(msg.find("seed"), std::string::npos) << msg;
+
+  std::ofstream(meta_path) << "{ not json";
+  msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("meta.json"), std::string::npos) << msg;
+}
+
+TEST_F(Embedded, MissingCacheWithoutPreparingIsAnError) {
+  auto copy = copy_cache("nometa");
+  fs::remove(fs::path(copy) / "meta.json");  // data files without meta.json do not count as a cache
+  auto msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("meta.json"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("crmt data prepare"), std::string::npos) << msg;
+}
+
+TEST_F(Embedded, MissingSourceFileNamesItAndKeepsTheCache) {
+  auto copy = copy_cache("nosource");
+  auto src = root_ / "source";
+  fs::create_directories(src);
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"})
+    fs::copy_file(fs::path(kSource) / f, src / f, fs::copy_options::overwrite_existing);
+  auto opt = small_options(copy);
+  opt.source_dir = src.string();
+  opt.force = true;
+  try {
+    crmt::prepare_embedded(opt);
+    FAIL() << "expected crmt::Error";
+  } catch (const crmt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("t10k-labels-idx1-ubyte.gz"), std::string::npos) << e.what();
+  }
+  // The sources are read before anything is touched: the old cache still loads.
+  EXPECT_EQ(crmt::load_embedded(load_options(copy)).test.size(), 100);
+}
+
+}  // namespace
