@@ -54,27 +54,43 @@ crmt:
   iterations: 1
   a_init: 0.1
   lipschitz_samples: 2000
-adversarial:
-  eps: 0.1
-  steps: 5
-mixup:
-  alpha: 1.0
+adversarial:          # mmat and crmt_at
+  eps: 0.1              # budget: joint l2 radius (mmat); crmt_at clamps the perturbation to [-2 eps, 2 eps]
+  steps: 5              # gradient steps per batch
+  step_scale: 0.2       # step size = step_scale * eps (official CRMT-AT: eps/5)
+  clean_weight: 0.0     # mmat only: loss = w CE(clean) + (1 - w) CE(adversarial)
+mixup:                  # mixup and crmt_mix
+  alpha: 1.0            # lambda ~ Beta(alpha, alpha)
 gb:
-  super_epoch: 1
+  super_epoch: 1        # epochs between online G-Blend weight estimates
+  train_samples: 1000   # training samples whose loss enters the overfitting estimate
 ogm_ge:
   alpha: 0.8
-  modulation_end: 50
+  modulation_start: 0   # first epoch (0-based) with modulation
+  modulation_end: 50    # last epoch (inclusive) with modulation
+  ge: true              # add Gaussian noise with the gradient's own std (GE)
+  coefficient: code     # code: 1 - tanh(alpha * ratio) (paper Eq. 10, current code) | offset: 1 - tanh(alpha * (ratio - 1)) (first release)
+  modulate: conv        # conv: 4-D kernels only (official) | weights: every >= 2-D encoder weight | all
 pmr:
-  alpha: 1.0
-  momentum: 0.9
+  alpha: 1.0            # weight of the weaker modality's prototypical cross-entropy
+  momentum: 0.2         # prototype momentum: new = (1 - m) mean + m old
+  modulation_start: 0
+  modulation_end: 70
+  proto_fraction: 0.1   # share of the training batches whose embeddings give the prototypes
+  entropy_weight: 0.0   # mu of the prototype entropy regularizer on the dominant modality (0 = public code)
+  entropy_epochs: 0     # epochs (from 0) during which the entropy regularizer is on
 msefm:
-  sim_weight: 0.1
-  memory_weight: 0.1
+  sim_weight: 1.0       # MinSim: weight of the mean cosine similarity between the modalities' embeddings
+  memory: false         # ExFMem during training (features mixed with their sparse reconstruction)
+  memory_size: 256      # atoms in each modality's memory (clean training embeddings)
+  memory_mix: 0.6       # a: feature = a D code + (1 - a) feature (official: 0.6 KS, 0.5 MUSIC/AVE)
+  sparsity: 0.1         # ISTA lambda
+  ista_steps: 50
 ume_mma:
-  teacher_epochs: 2
+  unimodal_epochs: 2    # epochs of independent uni-modal training (the uni-modal ensemble)
+  missing_rate: 0.3     # adaptation: probability that a sample loses one modality
 rmtl:
-  missing_rate: 0.3
-  unimodal_weight: 1.0
+  unimodal_weight: 1.0  # weight of each modality-specific task (other modalities missing)
 eval:
   eps: 0.5
   pgd_steps: 4
