@@ -4,6 +4,7 @@
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
+#include "crmt/eval/sweep.h"
 #include "crmt/train/experiment.h"
 
 namespace crmt::cli {
@@ -15,6 +16,8 @@ void add_eval_command(CLI::App& app) {
     double eps = 0.5;
     int steps = 4;
     bool json = false, suite = false;
+    std::string sweep;
+    std::vector<double> strengths = {0, 0.25, 0.5, 1.0, 1.5, 2.0};
     std::vector<std::string> overrides;
     int threads = 0;
   };
@@ -25,6 +28,8 @@ void add_eval_command(CLI::App& app) {
   eval->add_option("--eps", opt->eps, "l2 budget in the normalized input space")->capture_default_str();
   eval->add_option("--steps", opt->steps, "PGD iterations")->capture_default_str();
   eval->add_flag("--suite", opt->suite, "run the paper's table: clean, FGM/PGD on all and each modality, missing each");
+  eval->add_option("--sweep", opt->sweep, "accuracy against strength for fgm, pgd, mgn, mpm or mea, on all and each modality");
+  eval->add_option("--strengths", opt->strengths, "comma-separated strengths for --sweep")->delimiter(',');
   eval->add_flag("--json", opt->json, "print JSON instead of a table");
   eval->add_option("--set", opt->overrides, "section.key=value applied to the stored config (e.g. data.test_size=1000)");
   add_threads_option(*eval, opt->threads);
@@ -32,6 +37,15 @@ void add_eval_command(CLI::App& app) {
     configure_threads(opt->threads);
     auto e = load_experiment(opt->checkpoint, opt->overrides);
     const auto modalities = e.data.test.modality_names();
+    if (!opt->sweep.empty()) {
+      auto sweep = sweep_attack(e.net, e.data.test, opt->sweep, opt->strengths, e.config.integer("train.eval_batch_size"),
+                                opt->steps, !opt->json);
+      if (opt->json)
+        fmt::print("{}\n", nlohmann::json{{"checkpoint", opt->checkpoint}, {"sweep", sweep_json(sweep)}}.dump(2));
+      else
+        fmt::print("{}: accuracy (%) on {} test samples\n{}", opt->checkpoint, sweep.samples, sweep_table(sweep).to_text());
+      return;
+    }
     std::vector<EvalCase> cases;
     if (opt->suite) {
       cases = standard_suite(modalities, opt->eps, opt->steps);
