@@ -173,7 +173,7 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
   return cfg;
 }
 
-Config Config::from_string(const std::string& yaml, const std::string& origin) {
+Config Config::from_string(const std::string& yaml, const std::string& origin, bool strict) {
   Config cfg;
   YAML::Node user;
   try {
@@ -181,20 +181,24 @@ Config Config::from_string(const std::string& yaml, const std::string& origin) {
   } catch (const YAML::Exception& e) {
     fail("{}: not valid YAML: {}", origin, e.msg);
   }
-  if (!user.IsNull()) cfg.merge(user, cfg.schema_, cfg.root_, "", origin);
+  if (!user.IsNull()) cfg.merge(user, cfg.schema_, cfg.root_, "", origin, strict);
   return cfg;
 }
 
 void Config::merge(const YAML::Node& user, const YAML::Node& schema, YAML::Node target, const std::string& prefix,
-                   const std::string& origin) {
+                   const std::string& origin, bool strict) {
   for (const auto& kv : user) {
     const auto key = kv.first.as<std::string>();
     const auto full = prefix.empty() ? key : prefix + "." + key;
-    if (!schema[key]) fail("{}: unknown config key '{}'", origin, full);
+    if (!schema[key]) {
+      if (strict) fail("{}: unknown config key '{}'", origin, full);
+      fmt::print(stderr, "warning: {}: ignoring config key '{}' that this version of crmt does not know\n", origin, full);
+      continue;
+    }
     const YAML::Node sub_schema = schema[key];
     if (sub_schema.IsMap()) {
       if (!kv.second.IsMap()) fail("{}: config key '{}' must be a section", origin, full);
-      merge(kv.second, sub_schema, target[key], full, origin);
+      merge(kv.second, sub_schema, target[key], full, origin, strict);
     } else {
       if (!matches_type(kv.second, sub_schema))
         fail("{}: config key '{}' must be {}, got '{}'", origin, full, type_name(sub_schema), YAML::Dump(kv.second));

@@ -15,8 +15,10 @@ class Config {
   Config();
   // Defaults, then the YAML file at `path` (may be empty), then the overrides in order.
   static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
-  // Defaults, then YAML text (for tests and checkpoints); `origin` names it in errors.
-  static Config from_string(const std::string& yaml, const std::string& origin);
+  // Defaults, then YAML text (for tests and checkpoints); `origin` names it in errors. With
+  // strict = false, keys the schema no longer has are dropped with a warning on stderr, so that a
+  // checkpoint written by an older crmt still loads.
+  static Config from_string(const std::string& yaml, const std::string& origin, bool strict = true);
 
   void set(const std::string& dotted_key, const std::string& value, const std::string& origin = "command line");
   bool has(const std::string& dotted_key) const;
@@ -34,7 +36,7 @@ class Config {
 
  private:
   void merge(const YAML::Node& user, const YAML::Node& schema, YAML::Node target, const std::string& prefix,
-             const std::string& origin);
+             const std::string& origin, bool strict = true);
   YAML::Node lookup(const std::string& key) const;
 
   YAML::Node root_;

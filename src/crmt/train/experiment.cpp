@@ -31,7 +31,7 @@ Experiment train_experiment(const Config& config, bool resume) {
 Experiment load_experiment(const std::string& checkpoint, const std::vector<std::string>& overrides) {
   auto info = read_checkpoint_info(checkpoint);
   Experiment e;
-  e.config = Config::from_string(info.config_yaml, checkpoint + " (stored config)");
+  e.config = Config::from_string(info.config_yaml, checkpoint + " (stored config)", /*strict=*/false);
   for (const auto& kv : overrides) {
     auto eq = kv.find('=');
     e.config.set(kv.substr(0, eq), kv.substr(eq + 1));
