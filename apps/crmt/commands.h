@@ -10,6 +10,7 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_certify_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // --threads N (0 = all cores), shared by every subcommand that computes.
 void add_threads_option(CLI::App& command, int& threads);

@@ -1,0 +1,95 @@
+#include <cctype>
+#include <sstream>
+
+#include "commands.h"
+#include "crmt/core/error.h"
+#include "crmt/core/runtime.h"
+#include "crmt/report/report.h"
+
+namespace crmt::cli {
+
+namespace {
+
+std::vector<double> parse_list(const std::string& text, const std::string& option) {
+  std::vector<double> values;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t pos = 0;
+    double v = 0;
+    try {
+      v = std::stod(item, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    while (pos < item.size() && std::isspace(static_cast<unsigned char>(item[pos]))) ++pos;
+    if (item.empty() || pos != item.size() || !(v >= 0) || !std::isfinite(v))
+      fail("{} must be a comma-separated list of non-negative numbers, got '{}'", option, text);
+    values.push_back(v);
+  }
+  if (values.empty()) fail("{} must list at least one number", option);
+  return values;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "report", "the paper's tables (1, 2, 7) and figures (1/4, 3/8, 6, 7) for trained runs, as one folder with index.html");
+  struct Options {
+    std::vector<std::string> runs;
+    std::string eps_list = "0,0.25,0.5,1,1.5", radii;
+    ReportOptions report;
+    int threads = 0;
+    bool quiet = false;
+  };
+  auto opt = std::make_shared<Options>();
+  auto& r = opt->report;
+  cmd->add_option("--run", opt->runs, "NAME=CHECKPOINT (repeat for several runs; NAME labels rows and lines)")
+      ->required();
+  cmd->add_option("--out", r.out_dir, "output folder (created)")->required();
+  cmd->add_option("--test-size", r.test_size, "evaluate on this many test samples, evenly spaced (0 = all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--eps-list", opt->eps_list, "l2 budgets of the accuracy curves")->capture_default_str();
+  cmd->add_option("--eps", r.eps, "Table 1: FGM / PGD budget on all modalities")->capture_default_str();
+  cmd->add_option("--unimodal-eps", r.unimodal_eps, "Table 2: FGM / PGD budget on one modality (paper: 1.0)")
+      ->capture_default_str();
+  cmd->add_option("--steps", r.pgd_steps, "PGD and MEA iterations (default: the run's eval.pgd_steps)");
+  cmd->add_option("--mgn-sigma", r.mgn_sigma, "Table 7: Gaussian noise standard deviation")->capture_default_str();
+  cmd->add_option("--mpm-rate", r.mpm_rate, "Table 7: share of input entries removed")->capture_default_str();
+  cmd->add_option("--mea-eps", r.mea_eps, "Table 7: embedding attack l2 budget")->capture_default_str();
+  cmd->add_option("--radii", opt->radii, "radii of the uni-modal safe-share curves (default: automatic)");
+  cmd->add_option("--tsne-samples", r.tsne_samples, "test samples in each t-SNE (0 = no t-SNE)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--tsne-iterations", r.tsne_iterations, "t-SNE gradient steps")->capture_default_str();
+  cmd->add_option("--perplexity", r.tsne_perplexity, "t-SNE perplexity")->capture_default_str();
+  cmd->add_option("--lipschitz", r.lipschitz, "empirical | guaranteed (for eta and the radii)")->capture_default_str();
+  cmd->add_option("--lipschitz-samples", r.lipschitz_samples,
+                  "training samples for the empirical Lipschitz estimate (default: crmt.lipschitz_samples)");
+  cmd->add_option("--set", r.overrides, "section.key=value applied to every run's stored config");
+  cmd->add_flag("--require-figures", r.require_figures,
+                "exit non-zero when gnuplot is missing or a figure fails (tables and HTML are written anyway)");
+  cmd->add_flag("--quiet", opt->quiet, "no progress lines");
+  add_threads_option(*cmd, opt->threads);
+  cmd->callback([opt] {
+    configure_threads(opt->threads);
+    auto& o = opt->report;
+    o.eps_list = parse_list(opt->eps_list, "--eps-list");
+    if (!opt->radii.empty()) o.radii = parse_list(opt->radii, "--radii");
+    if (!(o.tsne_perplexity >= 1)) fail("--perplexity must be at least 1, got {}", o.tsne_perplexity);
+    o.show_progress = !opt->quiet;
+    std::vector<std::pair<std::string, std::string>> runs;
+    for (const auto& spec : opt->runs) {
+      auto eq = spec.find('=');
+      if (eq == std::string::npos) fail("--run '{}': expected NAME=CHECKPOINT", spec);
+      runs.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
+    }
+    auto summary = write_report(runs, o);
+    fmt::print("wrote {} ({} tables, {} figures{})\n", summary.index_html, summary.tables.size(), summary.figures.size(),
+               summary.figures_rendered ? "" : ", not all drawn");
+  });
+}
+
+}  // namespace crmt::cli
