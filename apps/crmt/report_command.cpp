@@ -48,7 +48,7 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--run", opt->runs, "NAME=CHECKPOINT (repeat for several runs; NAME labels rows and lines)")
       ->required();
   cmd->add_option("--out", r.out_dir, "output folder (created)")->required();
-  cmd->add_option("--test-size", r.test_size, "evaluate on this many test samples, evenly spaced (0 = all)")
+  cmd->add_option("--test-size", r.test_size, "evaluate on this many test samples, a fixed random subset (0 = all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--eps-list", opt->eps_list, "l2 budgets of the accuracy curves")->capture_default_str();

@@ -138,7 +138,7 @@ FigureFiles write_line_plot(const LinePlot& plot, const std::string& dir, const 
     ++block;
   }
   std::string gp = preamble(name, plot.size, plot.title, plot.xlabel, plot.ylabel);
-  gp += "set grid\nset key outside right top box\n";
+  gp += "set grid\nset key inside top right box opaque samplen 3 width 2\n";
   if (plot.ymax > plot.ymin) gp += fmt::format("set yrange [{}:{}]\n", num(plot.ymin), num(plot.ymax));
   gp += block ? "plot " + clauses + "\n" : "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle\n";
   gp += svg_pass(name, plot.size);
@@ -223,7 +223,7 @@ FigureFiles write_scatter_plot(const ScatterPlot& plot, const std::string& dir, 
     ++block;
   }
   std::string gp = preamble(name, plot.size, plot.title, plot.xlabel, plot.ylabel);
-  gp += "set key outside right top box title 'class'\nset size ratio -1\nset grid\n";
+  gp += "set key outside right top box title 'class' width 2\nset grid\n";
   gp += block ? "plot " + clauses + "\n" : "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle\n";
   gp += svg_pass(name, plot.size);
   std::filesystem::create_directories(dir);

@@ -173,6 +173,14 @@ double share_at_least(const Certificate& cert, int m /* -1 = joint radius */, do
   return static_cast<double>(n) / cert.samples.size();
 }
 
+// `n` of the indices 0..size-1, drawn without replacement from a fixed seed and sorted: a
+// repeatable subset whose class mix follows the split's, whatever order the split is in.
+at::Tensor sample_indices(int64_t size, int64_t n, uint64_t seed) {
+  if (n >= size) return torch::arange(size, torch::kLong);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return std::get<0>(at::randperm(size, gen, torch::kLong).slice(0, 0, n).sort());
+}
+
 std::string describe_case_list(const std::vector<double>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); ++i) s += fmt::format("{}{:g}", i ? ", " : "", v[i]);
@@ -198,13 +206,7 @@ RunAnalysis analyze_run(const std::string& name, const std::string& checkpoint, 
   r.architecture = e.architecture;
   r.config_yaml = e.config.to_yaml();
   auto& test = e.data.test;
-  if (o.test_size > 0 && o.test_size < test.size()) {
-    // Evenly spaced indices keep every class of a class-sorted split.
-    auto idx = (torch::arange(o.test_size, torch::kFloat64) * (static_cast<double>(test.size()) / o.test_size))
-                   .floor()
-                   .to(torch::kLong);
-    test = test.subset(idx);
-  }
+  if (o.test_size > 0 && o.test_size < test.size()) test = test.subset(sample_indices(test.size(), o.test_size, 1));
   r.modalities = test.modality_names();
   r.class_names = test.class_names;
   r.test_samples = test.size();
@@ -258,7 +260,7 @@ RunAnalysis analyze_run(const std::string& name, const std::string& checkpoint, 
   // t-SNE of each modality's embeddings (Figure 7).
   if (o.tsne_samples > 0) {
     const int64_t n = std::min(o.tsne_samples, r.test_samples);
-    auto idx = (torch::arange(n, torch::kFloat64) * (static_cast<double>(r.test_samples) / n)).floor().to(torch::kLong);
+    auto idx = sample_indices(r.test_samples, n, 2);
     std::vector<std::vector<at::Tensor>> parts(r.modalities.size());
     {
       torch::NoGradGuard no_grad;

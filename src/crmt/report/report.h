@@ -18,7 +18,7 @@ namespace crmt {
 // index.html. See docs/report.md.
 struct ReportOptions {
   std::string out_dir;
-  int64_t test_size = 0;                         // evaluate on this many test samples (0 = all)
+  int64_t test_size = 0;                         // evaluate on this many test samples, a seeded subset (0 = all)
   std::vector<double> eps_list = {0, 0.25, 0.5, 1, 1.5};  // x axis of the accuracy curves
   double eps = 0.5;                              // Table 1: FGM / PGD on all modalities
   double unimodal_eps = 1.0;                     // Table 2: FGM / PGD on one modality (the paper's 1.0)
@@ -62,7 +62,7 @@ struct ReportSummary {
 
 // Computes a run's numbers: the tables' cases, FGM and PGD sweeps over eps_list, the certificate
 // (eta, uni-modal radii) and the t-SNE of each modality's test embeddings. `e.data.test` is cut to
-// options.test_size samples first (evenly spaced, so every class stays in).
+// options.test_size samples first (a seeded random subset, the same for every run).
 RunAnalysis analyze_run(const std::string& name, const std::string& checkpoint, Experiment& e,
                         const ReportOptions& options);
 
