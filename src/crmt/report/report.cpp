@@ -366,7 +366,7 @@ ReportSummary write_report(const std::vector<RunAnalysis>& runs, const ReportOpt
     // Accuracy curves.
     for (const Sweep* s : {&r.fgm, &r.pgd}) {
       LinePlot p;
-      p.title = fmt::format("{}: accuracy under {} (run {})", upper(s->attack),
+      p.title = fmt::format("Accuracy under {} (run {})",
                             s->attack == "pgd" ? fmt::format("l2-PGD, {} steps", steps) : "FGM", r.name);
       p.xlabel = "attack size eps (l2)";
       p.ylabel = "accuracy";
