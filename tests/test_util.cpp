@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <random>
 
@@ -15,7 +17,10 @@ namespace crmt::test {
 std::filesystem::path temp_dir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string unique = info ? std::string(info->test_suite_name()) + "_" + info->name() : "crmt";
-  auto dir = std::filesystem::temp_directory_path() / ("crmt_test_" + unique + "_" + name);
+  // The pid keeps folders of tests that ctest runs in parallel processes apart (suite fixtures have
+  // no current test, so their names alone would collide).
+  auto dir = std::filesystem::temp_directory_path() /
+             ("crmt_test_" + unique + "_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

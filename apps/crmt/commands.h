@@ -9,6 +9,7 @@ void add_data_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 void add_certify_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 

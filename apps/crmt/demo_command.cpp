@@ -8,6 +8,7 @@
 #include "crmt/certify/certificate.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
+#include "crmt/report/report.h"
 #include "crmt/train/experiment.h"
 
 namespace crmt::cli {
@@ -43,6 +44,13 @@ void add_demo_command(CLI::App& app) {
     const std::vector<Recipe> recipes = {{"JT", "jt", {"model.head=concat"}},
                                          {"CRMT-JT", "crmt_jt", {"model.head=orthogonal"}}};
     std::vector<Certificate> certificates;
+    std::vector<RunAnalysis> analyses;
+    ReportOptions report;
+    report.out_dir = opt->out + "/report";
+    report.test_size = opt->test_size;
+    report.tsne_samples = 500;
+    report.lipschitz_samples = opt->lipschitz_samples;
+    report.radii = {};
     for (const auto& recipe : recipes) {
       std::vector<std::string> overrides = {
           "train.method=" + recipe.method, fmt::format("train.epochs={}", opt->epochs),
@@ -59,6 +67,8 @@ void add_demo_command(CLI::App& app) {
       runs.push_back(run);
       auto lipschitz = empirical_lipschitz(e.net, e.data.train, opt->lipschitz_samples);
       certificates.push_back(certify(e.net, e.data.test, lipschitz, opt->radii));
+      fmt::print(stderr, "== {}: analysing for the report (sweeps, certificate, t-SNE)\n", recipe.name);
+      analyses.push_back(analyze_run(recipe.name, e.training.best_checkpoint, e, report));
     }
     auto table = results_table(runs);
     // Certificates: certified accuracy at the two radii and the vulnerability-indicator summary.
@@ -81,10 +91,12 @@ void add_demo_command(CLI::App& app) {
     auto json = results_json(runs);
     for (size_t i = 0; i < runs.size(); ++i) json[i]["certificate"] = certificate_json(certificates[i]);
     std::ofstream(std::filesystem::path(opt->out) / "results.json") << json.dump(2) << "\n";
+    auto summary = write_report(analyses, report);
     double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
     fmt::print("\nAccuracy (%) on {} test samples of the embedded audio-visual set, l2 eps {} in normalized input space\n\n{}\n"
-               "written to {}/results.md and results.json ({:.1f} min)\n",
-               opt->test_size ? std::to_string(opt->test_size) : "all", opt->eps, table.to_text(), opt->out, minutes);
+               "written to {}/results.md and results.json; report with figures: {} ({:.1f} min)\n",
+               opt->test_size ? std::to_string(opt->test_size) : "all", opt->eps, table.to_text(), opt->out,
+               summary.index_html, minutes);
   });
 }
 

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   crmt::cli::add_train_command(app);
   crmt::cli::add_eval_command(app);
   crmt::cli::add_demo_command(app);
+  crmt::cli::add_compare_command(app);
   crmt::cli::add_certify_command(app);
   crmt::cli::add_report_command(app);
   try {

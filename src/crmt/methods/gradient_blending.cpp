@@ -127,14 +127,19 @@ void GradientBlending::save(torch::serialize::OutputArchive& archive) const {
 }
 
 void GradientBlending::load(torch::serialize::InputArchive& archive) {
-  torch::Tensor t;
-  if (archive.try_read("gb_weights", t)) weights_ = t.to(torch::kDouble);
-  if (archive.try_read("gb_train_before", t)) train_before_ = t;
-  if (archive.try_read("gb_val_before", t)) val_before_ = t;
+  // A fresh tensor per read: reading into a defined tensor re-points its storage, which would
+  // alias the previous field.
+  auto read = [&](const std::string& key) {
+    torch::Tensor t;
+    return archive.try_read(key, t) ? t : torch::Tensor();
+  };
+  if (auto t = read("gb_weights"); t.defined()) weights_ = t.to(torch::kDouble).clone();
+  if (auto t = read("gb_train_before"); t.defined()) train_before_ = t.clone();
+  if (auto t = read("gb_val_before"); t.defined()) val_before_ = t.clone();
   torch::NoGradGuard no_grad;
   for (size_t m = 0; m < head_weight_.size(); ++m) {
-    if (archive.try_read("gb_head_weight_" + std::to_string(m), t)) head_weight_[m].copy_(t);
-    if (archive.try_read("gb_head_bias_" + std::to_string(m), t)) head_bias_[m].copy_(t);
+    if (auto t = read("gb_head_weight_" + std::to_string(m)); t.defined()) head_weight_[m].copy_(t);
+    if (auto t = read("gb_head_bias_" + std::to_string(m)); t.defined()) head_bias_[m].copy_(t);
   }
 }
 

@@ -65,4 +65,9 @@ Batch drop_per_sample(const Batch& batch, const at::Tensor& drop) {
   return out;
 }
 
+torch::Tensor read_optional_tensor(torch::serialize::InputArchive& archive, const std::string& key) {
+  torch::Tensor t;
+  return archive.try_read(key, t) ? t.clone() : torch::Tensor();
+}
+
 }  // namespace crmt

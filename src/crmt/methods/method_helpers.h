@@ -1,4 +1,5 @@
 #pragma once
+#include <torch/serialize/archive.h>
 #include <ATen/core/Tensor.h>
 
 #include <vector>
@@ -38,5 +39,9 @@ at::Tensor mixup_cross_entropy(const at::Tensor& logits, const at::Tensor& label
 Batch only_modality(const Batch& batch, size_t keep);
 // Removes modality m from the samples where drop[i, m] is true (bool [N, M]): their input becomes zero.
 Batch drop_per_sample(const Batch& batch, const at::Tensor& drop);
+
+// The tensor stored under `key`, or an undefined tensor. Always a fresh tensor: reading into a
+// defined one re-points its storage (torch's InputArchive), which aliases earlier reads.
+torch::Tensor read_optional_tensor(torch::serialize::InputArchive& archive, const std::string& key);
 
 }  // namespace crmt

@@ -14,6 +14,7 @@
 #include "crmt/methods/msefm.h"
 
 #include "crmt/core/error.h"
+#include "crmt/methods/method_helpers.h"
 #include "crmt/train/trainer.h"
 
 namespace crmt {
@@ -115,10 +116,9 @@ void Msefm::save(torch::serialize::OutputArchive& archive) const {
 }
 
 void Msefm::load(torch::serialize::InputArchive& archive) {
-  torch::Tensor t;
-  if (archive.try_read("msefm_draws", t)) draws_ = static_cast<uint64_t>(t.item<int64_t>());
+  if (auto t = read_optional_tensor(archive, "msefm_draws"); t.defined()) draws_ = static_cast<uint64_t>(t.item<int64_t>());
   for (size_t m = 0; m < memory_.size(); ++m)
-    if (archive.try_read("msefm_memory_" + std::to_string(m), t)) memory_[m] = t;
+    if (auto t = read_optional_tensor(archive, "msefm_memory_" + std::to_string(m)); t.defined()) memory_[m] = t;
 }
 
 }  // namespace crmt

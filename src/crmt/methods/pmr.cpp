@@ -130,11 +130,10 @@ void Pmr::save(torch::serialize::OutputArchive& archive) const {
 }
 
 void Pmr::load(torch::serialize::InputArchive& archive) {
-  torch::Tensor t;
-  if (archive.try_read("pmr_epoch", t)) epoch_ = t.item<int64_t>();
-  if (archive.try_read("pmr_draws", t)) draws_ = static_cast<uint64_t>(t.item<int64_t>());
+  if (auto t = read_optional_tensor(archive, "pmr_epoch"); t.defined()) epoch_ = t.item<int64_t>();
+  if (auto t = read_optional_tensor(archive, "pmr_draws"); t.defined()) draws_ = static_cast<uint64_t>(t.item<int64_t>());
   for (size_t m = 0; m < prototypes_.size(); ++m)
-    if (archive.try_read("pmr_prototypes_" + std::to_string(m), t)) prototypes_[m] = t;
+    if (auto t = read_optional_tensor(archive, "pmr_prototypes_" + std::to_string(m)); t.defined()) prototypes_[m] = t;
 }
 
 }  // namespace crmt
