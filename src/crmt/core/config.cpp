@@ -21,6 +21,7 @@ data:
   train_size: 0       # 0 = the whole split
   test_size: 0
   val_fraction: 0.1
+  modalities: []      # keep only these modalities (e.g. [audio] for a uni-modal model); [] = all
   synthetic:          # data.name: synthetic (Gaussian clusters, for tests and smoke runs)
     modalities: 2
     dim: 16

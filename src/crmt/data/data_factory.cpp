@@ -29,7 +29,39 @@ DataSplits load_synthetic(const Config& config) {
 
 }  // namespace
 
+namespace {
+
+// Keeps the modalities named in data.modalities, in that order; throws naming an unknown one.
+MultiModalDataset select_modalities(const MultiModalDataset& d, const std::vector<std::string>& keep) {
+  MultiModalDataset out = d;
+  out.specs.clear();
+  out.inputs.clear();
+  for (const auto& name : keep) {
+    auto names = d.modality_names();
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) fail("data.modalities: '{}' is not a modality of {} (it has {})", name, d.source, fmt::join(names, ", "));
+    auto m = static_cast<size_t>(it - names.begin());
+    out.specs.push_back(d.specs[m]);
+    out.inputs.push_back(d.inputs[m]);
+  }
+  return out;
+}
+
+DataSplits load_all_modalities(const Config& config, bool show_progress);
+
+}  // namespace
+
 DataSplits load_data(const Config& config, bool show_progress) {
+  auto splits = load_all_modalities(config, show_progress);
+  const auto keep = config.strings("data.modalities");
+  if (keep.empty()) return splits;
+  for (auto* split : {&splits.train, &splits.val, &splits.test}) *split = select_modalities(*split, keep);
+  return splits;
+}
+
+namespace {
+
+DataSplits load_all_modalities(const Config& config, bool show_progress) {
   const auto name = config.str("data.name");
   if (name == "synthetic") return load_synthetic(config);
   if (name == "embedded") {
@@ -44,5 +76,7 @@ DataSplits load_data(const Config& config, bool show_progress) {
   }
   fail("data.name must be embedded or synthetic, got '{}'", name);
 }
+
+}  // namespace
 
 }  // namespace crmt
