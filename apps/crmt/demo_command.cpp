@@ -47,8 +47,11 @@ void add_demo_command(CLI::App& app) {
     std::vector<RunAnalysis> analyses;
     ReportOptions report;
     report.out_dir = opt->out + "/report";
-    report.test_size = opt->test_size;
-    report.tsne_samples = 500;
+    // The report's sweeps run on half the test samples and a short eps list, so that the whole
+    // demo stays under 10 minutes on two cores; `crmt report` on the checkpoints gives the full one.
+    report.test_size = opt->test_size > 0 ? std::max<int64_t>(opt->test_size / 2, 1) : 1000;
+    report.eps_list = {0, 0.5, 1, 1.5};
+    report.tsne_samples = 300;
     report.lipschitz_samples = opt->lipschitz_samples;
     report.radii = {};
     for (const auto& recipe : recipes) {

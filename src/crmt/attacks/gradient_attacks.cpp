@@ -7,12 +7,6 @@ namespace crmt {
 
 namespace {
 
-const ModalitySpec& spec_of(MultiModalNet& net, const std::string& name) {
-  for (const auto& s : net->specs())
-    if (s.name == name) return s;
-  fail("the model has no modality '{}'", name);
-}
-
 // Keeps the train/eval mode of the model as the caller had it; attacks always run in eval mode so
 // that batch-norm statistics are neither used per batch nor updated.
 struct EvalModeGuard {
@@ -45,7 +39,7 @@ Batch Fgm::perturb(MultiModalNet& net, const Batch& batch, const std::vector<siz
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < targets.size(); ++i) {
     auto m = targets[i];
-    out.inputs[m] = clamp_to_range(batch.inputs[m] + eps_ * direction[i], spec_of(net, batch.modalities[m]));
+    out.inputs[m] = clamp_to_range(batch.inputs[m] + eps_ * direction[i], net->spec(batch.modalities[m]));
   }
   return out;
 }
@@ -65,7 +59,7 @@ Batch PgdL2::perturb(MultiModalNet& net, const Batch& batch, const std::vector<s
     deltas = project_joint_ball(deltas, eps_);
     for (size_t i = 0; i < targets.size(); ++i) {
       auto m = targets[i];
-      out.inputs[m] = clamp_to_range(batch.inputs[m] + deltas[i], spec_of(net, batch.modalities[m]));
+      out.inputs[m] = clamp_to_range(batch.inputs[m] + deltas[i], net->spec(batch.modalities[m]));
     }
   }
   return out;

@@ -7,12 +7,6 @@ namespace crmt {
 
 namespace {
 
-const ModalitySpec& spec_of(MultiModalNet& net, const std::string& name) {
-  for (const auto& s : net->specs())
-    if (s.name == name) return s;
-  fail("the model has no modality '{}'", name);
-}
-
 torch::Tensor joint_embedding(MultiModalNet& net, const Batch& batch) {
   return torch::cat(net->forward(batch).embeddings, 1);
 }
@@ -25,7 +19,7 @@ Batch GaussianNoise::perturb(MultiModalNet& net, const Batch& batch, const std::
   Batch out = batch;
   for (auto m : targets) {
     auto noise = at::normal(0.0, 1.0, batch.inputs[m].sizes(), gen).to(batch.inputs[m].options());
-    out.inputs[m] = clamp_to_range(batch.inputs[m] + sigma_ * noise, spec_of(net, batch.modalities[m]));
+    out.inputs[m] = clamp_to_range(batch.inputs[m] + sigma_ * noise, net->spec(batch.modalities[m]));
   }
   return out;
 }
@@ -73,7 +67,7 @@ Batch EmbeddingAttack::perturb(MultiModalNet& net, const Batch& batch, const std
     std::vector<torch::Tensor> leaves;
     for (size_t i = 0; i < targets.size(); ++i) {
       auto m = targets[i];
-      work.inputs[m] = clamp_to_range(batch.inputs[m] + deltas[i], spec_of(net, batch.modalities[m])).detach().requires_grad_(true);
+      work.inputs[m] = clamp_to_range(batch.inputs[m] + deltas[i], net->spec(batch.modalities[m])).detach().requires_grad_(true);
       leaves.push_back(work.inputs[m]);
     }
     if (step == steps_) {

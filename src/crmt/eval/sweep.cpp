@@ -17,12 +17,6 @@ int64_t count_correct(MultiModalNet& net, const Batch& batch) {
   return net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
 }
 
-const ModalitySpec& spec_of(MultiModalNet& net, const std::string& name) {
-  for (const auto& s : net->specs())
-    if (s.name == name) return s;
-  fail("the model has no modality '{}'", name);
-}
-
 }  // namespace
 
 Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std::string& attack,
@@ -60,7 +54,7 @@ Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std:
           torch::NoGradGuard no_grad;
           for (size_t i = 0; i < targets.size(); ++i) {
             auto m = targets[i];
-            adv.inputs[m] = clamp_to_range(batch.inputs[m] + strengths[e] * fgm_direction[i], spec_of(net, batch.modalities[m]));
+            adv.inputs[m] = clamp_to_range(batch.inputs[m] + strengths[e] * fgm_direction[i], net->spec(batch.modalities[m]));
           }
         } else {
           AttackSpec spec{attack, strengths[e], pgd_steps, static_cast<uint64_t>(s)};

@@ -13,6 +13,14 @@ MultiModalNetImpl::MultiModalNetImpl(ModalitySpecs specs, std::vector<std::share
   register_module("head", head_);
 }
 
+const ModalitySpec& MultiModalNetImpl::spec(const std::string& name) const {
+  for (const auto& s : specs_)
+    if (s.name == name) return s;
+  std::vector<std::string> names;
+  for (const auto& s : specs_) names.push_back(s.name);
+  fail("the model has no modality '{}' (it has {})", name, fmt::join(names, ", "));
+}
+
 std::vector<torch::Tensor> MultiModalNetImpl::align(const Batch& batch) const {
   std::vector<torch::Tensor> inputs;
   for (const auto& spec : specs_) inputs.push_back(batch.inputs[batch.index_of(spec.name)]);

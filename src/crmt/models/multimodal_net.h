@@ -26,6 +26,8 @@ class MultiModalNetImpl : public torch::nn::Module {
   torch::Tensor encode(size_t m, const torch::Tensor& x) { return encoders_.at(m)->forward(x); }
 
   const ModalitySpecs& specs() const { return specs_; }
+  // The spec of the modality called `name`; throws crmt::Error naming the known ones.
+  const ModalitySpec& spec(const std::string& name) const;
   size_t num_modalities() const { return specs_.size(); }
   int64_t num_classes() const { return head_->num_classes(); }
   EncoderImpl& encoder(size_t m) { return *encoders_.at(m); }
