@@ -41,11 +41,7 @@ StepResult CrmtMix::loss(MultiModalNet& net, const Batch& batch) {
   last_lambda_ = sample_beta(alpha_);
   last_perm_ = torch::randperm(batch.size(), torch::kLong);
   auto mixed = mix_batch(batch, last_lambda_, last_perm_);
-  StepResult r;
-  r.output = net->forward(mixed.batch);
-  r.logits = r.output.logits;
-  r.labels = mixed.labels_a;
-  r.loss = mixup_cross_entropy(r.logits, mixed.labels_a, mixed.labels_b, last_lambda_);
+  StepResult r = mixup_step(net, mixed);
   if (rho_ > 0)
     r.loss = r.loss + rho_ * mixup_margin_regularizer_per_sample(r.output.unimodal_scores, mixed.labels_a,
                                                                  mixed.labels_b, last_lambda_, floor_).mean();

@@ -70,4 +70,13 @@ torch::Tensor read_optional_tensor(torch::serialize::InputArchive& archive, cons
   return archive.try_read(key, t) ? t.clone() : torch::Tensor();
 }
 
+StepResult mixup_step(MultiModalNet& net, const MixedBatch& mixed) {
+  StepResult r;
+  r.output = net->forward(mixed.batch);
+  r.logits = r.output.logits;
+  r.labels = mixed.labels_a;
+  r.loss = mixup_cross_entropy(r.logits, mixed.labels_a, mixed.labels_b, mixed.lambda);
+  return r;
+}
+
 }  // namespace crmt

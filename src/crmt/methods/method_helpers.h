@@ -6,6 +6,7 @@
 
 #include "crmt/core/batch.h"
 #include "crmt/core/model_output.h"
+#include "crmt/methods/method.h"
 #include "crmt/models/multimodal_net.h"
 
 namespace crmt {
@@ -43,5 +44,9 @@ Batch drop_per_sample(const Batch& batch, const at::Tensor& drop);
 // The tensor stored under `key`, or an undefined tensor. Always a fresh tensor: reading into a
 // defined one re-points its storage (torch's InputArchive), which aliases earlier reads.
 torch::Tensor read_optional_tensor(torch::serialize::InputArchive& archive, const std::string& key);
+
+// The forward pass on a mixed batch with the mixup cross-entropy as its loss (labels = labels_a),
+// shared by Mixup and CRMT-Mix.
+StepResult mixup_step(MultiModalNet& net, const MixedBatch& mixed);
 
 }  // namespace crmt

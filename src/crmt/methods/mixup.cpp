@@ -19,11 +19,7 @@ StepResult Mixup::loss(MultiModalNet& net, const Batch& batch) {
   last_lambda_ = sample_beta(alpha_);
   last_perm_ = torch::randperm(batch.size(), torch::kLong);
   auto mixed = mix_batch(batch, last_lambda_, last_perm_);
-  StepResult r;
-  r.output = net->forward(mixed.batch);
-  r.logits = r.output.logits;
-  r.labels = mixed.labels_a;
-  r.loss = mixup_cross_entropy(r.logits, mixed.labels_a, mixed.labels_b, last_lambda_);
+  StepResult r = mixup_step(net, mixed);
   return r;
 }
 
