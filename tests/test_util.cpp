@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crmt/core/error.h"
 #include "crmt/data/data_factory.h"
 #include "crmt/methods/joint_training.h"
 #include "crmt/models/model_factory.h"
@@ -47,6 +48,15 @@ MultiModalNet train_on(const Config& config, const DataSplits& data) {
   trainer.fit(net, jt, data, false);
   net->eval();
   return net;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 CommandResult run_cli(const std::string& args) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "crmt/core/config.h"
@@ -18,6 +19,9 @@ Config synthetic_config(const std::filesystem::path& out_dir, int modalities = 2
 MultiModalNet train_synthetic(const Config& config, DataSplits* data_out = nullptr);
 // Trains the model of `config` with JT on `data`; returns it in eval mode.
 MultiModalNet train_on(const Config& config, const DataSplits& data);
+
+// The message of the crmt::Error that `f` throws, or "" when it throws none.
+std::string error_of(const std::function<void()>& f);
 
 struct CommandResult {
   int exit_code;

@@ -15,14 +15,7 @@ std::string write_file(const std::filesystem::path& path, const std::string& tex
   return path.string();
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Config, FileAndOverridesReplaceDefaults) {
   auto dir = test::temp_dir("cfg");

@@ -67,14 +67,7 @@ TEST(Trainer, BestCheckpointHoldsTheBestValidationAccuracy) {
   EXPECT_DOUBLE_EQ(accuracy(net, data.val, 100), best);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Checkpoint, DifferentArchitectureCorruptAndMissingFilesAreClearErrors) {
   auto dir = test::temp_dir("ckpt");
