@@ -25,11 +25,11 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-// One tiny synthetic run shared by the tests of this file (trained once).
+// One tiny synthetic run shared by the tests of this file (trained once per process; ctest runs
+// each test in its own process, in parallel, so the folder must be private to the calling test).
 const std::string& checkpoint() {
   static std::string ckpt = [] {
-    auto dir = fs::temp_directory_path() / "crmt_test_report_run";
-    fs::remove_all(dir);
+    auto dir = test::temp_dir("run");
     auto r = test::run_cli(
         "train data.name=synthetic model.encoder=mlp model.embed_dim=16 model.hidden_dim=32 train.epochs=3 train.lr=0.05 "
         "data.synthetic.samples=400 data.synthetic.test_samples=120 output.progress=false output.dir=" +
