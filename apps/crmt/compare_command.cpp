@@ -10,11 +10,24 @@
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
+#include "crmt/train/checkpoint.h"
 #include "crmt/train/experiment.h"
 
 namespace crmt::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
+
+struct CompareOptions {
+  std::vector<std::string> configs, overrides;
+  std::vector<int64_t> seeds = {0, 1, 2};
+  std::string out = "runs/compare";
+  double eps = 0.5;
+  std::vector<double> radii = {0.05, 0.1};
+  int64_t lipschitz_samples = 1000;
+  int threads = 0;
+};
 
 std::string mean_std(const std::vector<double>& values) {
   double mean = 0, var = 0;
@@ -25,22 +38,97 @@ std::string mean_std(const std::vector<double>& values) {
   return fmt::format("{:.2f} ± {:.2f}", 100 * mean, 100 * sd);
 }
 
+// What a finished run must agree on to be reused instead of retrained: the whole resolved config
+// and the evaluation settings.
+nlohmann::json run_key(const Config& config, const CompareOptions& opt) {
+  return {{"config", config.to_yaml()}, {"eps", opt.eps}, {"radii", opt.radii}, {"lipschitz_samples", opt.lipschitz_samples}};
+}
+
+// Trains and evaluates one (config, seed); the record holds the row labels, accuracies and minutes.
+nlohmann::json train_and_evaluate(const Config& config, const std::string& path, const std::string& name, int64_t seed,
+                                  const CompareOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  // A run cut short leaves its last epoch checkpoint behind; resume from it when it was trained
+  // with this very config, otherwise start over.
+  const auto last = fs::path(config.str("output.dir")) / "last.pt";
+  bool resume = false;
+  try {
+    resume = fs::exists(last) && read_checkpoint_info(last.string()).config_yaml == config.to_yaml();
+  } catch (const Error& err) {
+    fmt::print(stderr, "warning: {}; training from the start\n", err.what());
+  }
+  auto e = train_experiment(config, resume);
+  RunResults run{name, {}};
+  for (const auto& c : standard_suite(e.data.test.modality_names(), opt.eps, config.integer("eval.pgd_steps")))
+    run.results.push_back(evaluate(e.net, e.data.test, c, config.integer("train.eval_batch_size"), true));
+  std::vector<std::string> labels;
+  std::vector<double> accuracies;
+  for (const auto& r : run.results) {
+    labels.push_back(r.evaluated.label());
+    accuracies.push_back(r.accuracy);
+  }
+  nlohmann::json record = {{"config", path}, {"method", name}, {"seed", seed}, {"results", results_json({run})}};
+  try {
+    auto lipschitz = empirical_lipschitz(e.net, e.data.train, opt.lipschitz_samples);
+    auto cert = certify(e.net, e.data.test, lipschitz, opt.radii);
+    for (size_t r = 0; r < opt.radii.size(); ++r) {
+      labels.push_back(fmt::format("certified acc r={:g} (empirical Lipschitz)", opt.radii[r]));
+      accuracies.push_back(cert.certified_accuracy[r]);
+    }
+    record["certificate"] = certificate_json(cert);
+  } catch (const Error& err) {
+    fmt::print(stderr, "warning: {} has no certificate: {}\n", name, err.what());
+  }
+  record["labels"] = labels;
+  record["accuracies"] = accuracies;
+  record["minutes"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+  return record;
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  const auto tmp = fs::path(path.string() + ".tmp");
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, path);
+}
+
+// Mean ± std per evaluation row and method, plus the mean wall time of one run.
+Table summary_table(const std::vector<std::vector<nlohmann::json>>& records) {
+  std::vector<std::string> row_labels;
+  for (const auto& method : records)
+    for (const auto& r : method)
+      if (r["labels"].size() > row_labels.size()) row_labels = r["labels"].get<std::vector<std::string>>();
+  Table table;
+  table.header = {"evaluation (accuracy %, mean ± std over seeds)"};
+  for (const auto& method : records) table.header.push_back(method.front()["method"]);
+  for (size_t i = 0; i < row_labels.size(); ++i) {
+    std::vector<std::string> row{row_labels[i]};
+    for (const auto& method : records) {
+      std::vector<double> values;
+      for (const auto& r : method)
+        if (i < r["accuracies"].size()) values.push_back(r["accuracies"][i]);
+      row.push_back(values.empty() ? "n/a" : mean_std(values));
+    }
+    table.rows.push_back(row);
+  }
+  std::vector<std::string> timing{"wall time per run (min, train + eval)"};
+  for (const auto& method : records) {
+    double minutes = 0;
+    for (const auto& r : method) minutes += r["minutes"].get<double>();
+    timing.push_back(fmt::format("{:.1f}", minutes / method.size()));
+  }
+  table.rows.push_back(timing);
+  return table;
+}
+
 }  // namespace
 
 // Trains every config over several seeds and writes mean ± standard deviation of the paper's
 // table (and certified accuracy) in one markdown/JSON file: the recipe behind docs/results.md.
+// Each finished run is kept in <out>/<method>/seed<k>/compare_record.json and reused by a later
+// call with the same resolved config, so an interrupted comparison continues where it stopped.
 void add_compare_command(CLI::App& app) {
   auto* compare = app.add_subcommand("compare", "train several configs over seeds and tabulate robustness (mean ± std)");
-  struct Options {
-    std::vector<std::string> configs, overrides;
-    std::vector<int64_t> seeds = {0, 1, 2};
-    std::string out = "runs/compare";
-    double eps = 0.5;
-    std::vector<double> radii = {0.05, 0.1};
-    int64_t lipschitz_samples = 1000;
-    int threads = 0;
-  };
-  auto opt = std::make_shared<Options>();
+  auto opt = std::make_shared<CompareOptions>();
   compare->add_option("--config", opt->configs, "experiment YAML, repeatable")->required()->check(CLI::ExistingFile);
   compare->add_option("--seeds", opt->seeds, "comma-separated seeds")->delimiter(',');
   compare->add_option("--out", opt->out, "output folder")->capture_default_str();
@@ -53,70 +141,53 @@ void add_compare_command(CLI::App& app) {
   compare->callback([opt] {
     const int threads = configure_threads(opt->threads);
     if (opt->seeds.empty()) fail("--seeds needs at least one seed");
-    std::vector<std::string> names, row_labels;
-    std::vector<std::vector<std::vector<double>>> values;  // [config][row][seed]
-    std::vector<double> minutes;
-    nlohmann::json raw = nlohmann::json::array();
+    fs::create_directories(opt->out);
+    std::vector<std::vector<nlohmann::json>> records;  // [config][seed]
     for (const auto& path : opt->configs) {
-      std::vector<std::vector<double>> per_row;
-      auto start = std::chrono::steady_clock::now();
-      std::string name;
+      std::vector<nlohmann::json> per_seed;
       for (auto seed : opt->seeds) {
         auto overrides = opt->overrides;
         overrides.push_back(fmt::format("seed={}", seed));
-        auto probe = Config::load(path, overrides);
-        name = probe.str("train.method");
-        overrides.push_back(fmt::format("output.dir={}/{}/seed{}", opt->out, name, seed));
-        auto config = Config::load(path, overrides);
-        fmt::print(stderr, "== {} seed {} ({} thread(s))\n", name, seed, threads);
-        auto e = train_experiment(config, false);
-        RunResults run{name, {}};
-        for (const auto& c : standard_suite(e.data.test.modality_names(), opt->eps, config.integer("eval.pgd_steps")))
-          run.results.push_back(evaluate(e.net, e.data.test, c, config.integer("train.eval_batch_size"), true));
-        std::vector<double> row_values;
-        std::vector<std::string> labels;
-        for (const auto& r : run.results) {
-          labels.push_back(r.evaluated.label());
-          row_values.push_back(r.accuracy);
-        }
-        nlohmann::json record = {{"config", path}, {"method", name}, {"seed", seed}, {"results", results_json({run})}};
-        try {
-          auto lipschitz = empirical_lipschitz(e.net, e.data.train, opt->lipschitz_samples);
-          auto cert = certify(e.net, e.data.test, lipschitz, opt->radii);
-          for (size_t r = 0; r < opt->radii.size(); ++r) {
-            labels.push_back(fmt::format("certified acc r={:g} (empirical Lipschitz)", opt->radii[r]));
-            row_values.push_back(cert.certified_accuracy[r]);
+        const auto name = Config::load(path, overrides).str("train.method");
+        const auto run_dir = fs::path(opt->out) / name / fmt::format("seed{}", seed);
+        overrides.push_back("output.dir=" + run_dir.string());
+        const auto config = Config::load(path, overrides);
+        const auto key = run_key(config, *opt);
+        const auto record_path = run_dir / "compare_record.json";
+        nlohmann::json record;
+        if (fs::exists(record_path)) {
+          try {
+            std::ifstream in(record_path);
+            auto stored = nlohmann::json::parse(in);
+            if (stored.value("key", nlohmann::json()) == key) record = stored;
+          } catch (const nlohmann::json::exception&) {
+            fmt::print(stderr, "warning: {}: unreadable record, training again\n", record_path.string());
           }
-          record["certificate"] = certificate_json(cert);
-        } catch (const Error& err) {
-          fmt::print(stderr, "warning: {} has no certificate: {}\n", name, err.what());
         }
-        raw.push_back(record);
-        if (row_labels.empty() || labels.size() > row_labels.size()) row_labels = labels;
-        if (per_row.empty()) per_row.resize(labels.size());
-        for (size_t i = 0; i < row_values.size() && i < per_row.size(); ++i) per_row[i].push_back(row_values[i]);
+        if (!record.is_null()) {
+          fmt::print(stderr, "== {} seed {}: reusing the finished run in {}\n", name, seed, run_dir.string());
+        } else {
+          fmt::print(stderr, "== {} seed {} ({} thread(s))\n", name, seed, threads);
+          record = train_and_evaluate(config, path, name, seed, *opt);
+          record["key"] = key;
+          write_atomically(record_path, record.dump(2) + "\n");
+        }
+        per_seed.push_back(record);
       }
-      names.push_back(name);
-      values.push_back(per_row);
-      minutes.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60 /
-                        opt->seeds.size());
+      records.push_back(per_seed);
+      // Rewritten after every config so that a long comparison shows its table as it goes.
+      const auto table = summary_table(records);
+      nlohmann::json raw = nlohmann::json::array();
+      for (const auto& method : records)
+        for (auto r : method) {
+          r.erase("key");
+          raw.push_back(r);
+        }
+      write_atomically(fs::path(opt->out) / "results.md", table.to_markdown());
+      write_atomically(fs::path(opt->out) / "results.json", raw.dump(2) + "\n");
     }
-    Table table;
-    table.header = {"evaluation (accuracy %, mean ± std over seeds)"};
-    for (const auto& n : names) table.header.push_back(n);
-    for (size_t i = 0; i < row_labels.size(); ++i) {
-      std::vector<std::string> row{row_labels[i]};
-      for (const auto& v : values) row.push_back(i < v.size() && !v[i].empty() ? mean_std(v[i]) : "n/a");
-      table.rows.push_back(row);
-    }
-    std::vector<std::string> timing{"wall time per run (min, train + eval)"};
-    for (double m : minutes) timing.push_back(fmt::format("{:.1f}", m));
-    table.rows.push_back(timing);
-    std::filesystem::create_directories(opt->out);
-    std::ofstream(std::filesystem::path(opt->out) / "results.md") << table.to_markdown();
-    std::ofstream(std::filesystem::path(opt->out) / "results.json") << raw.dump(2) << "\n";
-    fmt::print("{}\nseeds {}; written to {}/results.md and results.json\n", table.to_text(), fmt::join(opt->seeds, ","),
-               opt->out);
+    fmt::print("{}\nseeds {}; written to {}/results.md and results.json\n", summary_table(records).to_text(),
+               fmt::join(opt->seeds, ","), opt->out);
   });
 }
 

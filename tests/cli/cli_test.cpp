@@ -56,5 +56,36 @@ TEST(Cli, CheckpointOfAnotherArchitectureIsRefusedOnResume) {
   EXPECT_NE(r.output.find("different architecture"), std::string::npos) << r.output;
 }
 
+TEST(Cli, CompareTabulatesSeedsAndReusesFinishedRuns) {
+  namespace fs = std::filesystem;
+  auto dir = test::temp_dir("compare");
+  std::ofstream(dir / "jt.yaml") << "data:\n  name: synthetic\nmodel:\n  encoder: mlp\n  embed_dim: 16\n  hidden_dim: 32\n"
+                                    "train:\n  epochs: 1\n  lr: 0.05\noutput:\n  progress: false\n";
+  const auto args = "compare --config " + (dir / "jt.yaml").string() + " --seeds 0,1 --lipschitz-samples 50 --threads 1 --out " +
+                    (dir / "out").string();
+  auto first = test::run_cli(args);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(first.output.find("reusing"), std::string::npos) << first.output;
+  for (int seed : {0, 1}) EXPECT_TRUE(fs::exists(dir / "out" / "jt" / ("seed" + std::to_string(seed)) / "compare_record.json"));
+  std::ifstream md(dir / "out" / "results.md");
+  std::string table((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(table.find("| clean | "), std::string::npos) << table;
+  EXPECT_NE(table.find(" ± "), std::string::npos) << table;
+  EXPECT_NE(table.find("wall time per run"), std::string::npos) << table;
+
+  // The same call again trains nothing and gives the same table.
+  auto second = test::run_cli(args);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("jt seed 0: reusing"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("jt seed 1: reusing"), std::string::npos) << second.output;
+  std::ifstream md2(dir / "out" / "results.md");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(md2)), std::istreambuf_iterator<char>()), table);
+
+  // A changed setting trains again.
+  auto changed = test::run_cli(args + " train.lr=0.02");
+  ASSERT_EQ(changed.exit_code, 0) << changed.output;
+  EXPECT_EQ(changed.output.find("reusing"), std::string::npos) << changed.output;
+}
+
 }  // namespace
 }  // namespace crmt
