@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
+#include "crmt/report/table.h"
 #include "crmt/train/checkpoint.h"
 #include "crmt/train/experiment.h"
 
@@ -67,7 +69,11 @@ nlohmann::json train_and_evaluate(const Config& config, const std::string& path,
     labels.push_back(r.evaluated.label());
     accuracies.push_back(r.accuracy);
   }
-  nlohmann::json record = {{"config", path}, {"method", name}, {"seed", seed}, {"results", results_json({run})}};
+  nlohmann::json record = {{"config", path},
+                            {"name", name},
+                            {"method", config.str("train.method")},
+                            {"seed", seed},
+                            {"results", results_json({run})}};
   try {
     auto lipschitz = empirical_lipschitz(e.net, e.data.train, opt.lipschitz_samples);
     auto cert = certify(e.net, e.data.test, lipschitz, opt.radii);
@@ -91,33 +97,58 @@ void write_atomically(const fs::path& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
-// Mean ± std per evaluation row and method, plus the mean wall time of one run.
-Table summary_table(const std::vector<std::vector<nlohmann::json>>& records) {
-  std::vector<std::string> row_labels;
+// One evaluation column of the summary: its label and where each run keeps its accuracy.
+struct Column {
+  std::string label;
+  size_t index;
+};
+
+// Multi-modal evaluations (clean, attacks on all modalities, certified accuracy) go to the layout of
+// the paper's Table 1; attacks on one modality and missing modalities to that of Table 2.
+bool is_unimodal(const std::string& label) {
+  return label.rfind("missing ", 0) == 0 || (label.find(" on ") != std::string::npos && label.find(" on all") == std::string::npos);
+}
+
+// One row per method (mean ± std over seeds, in %), one column per evaluation of the chosen kind,
+// and the mean wall time of one run.
+Table summary_table(const std::vector<std::vector<nlohmann::json>>& records, bool unimodal) {
+  std::vector<std::string> labels;
   for (const auto& method : records)
     for (const auto& r : method)
-      if (r["labels"].size() > row_labels.size()) row_labels = r["labels"].get<std::vector<std::string>>();
+      if (r["labels"].size() > labels.size()) labels = r["labels"].get<std::vector<std::string>>();
+  std::vector<Column> columns;
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (is_unimodal(labels[i]) == unimodal) columns.push_back({labels[i], i});
   Table table;
-  table.header = {"evaluation (accuracy %, mean ± std over seeds)"};
-  for (const auto& method : records) table.header.push_back(method.front()["method"]);
-  for (size_t i = 0; i < row_labels.size(); ++i) {
-    std::vector<std::string> row{row_labels[i]};
-    for (const auto& method : records) {
+  table.header = {"method (accuracy %, mean ± std over seeds)"};
+  for (const auto& c : columns) table.header.push_back(c.label);
+  table.header.push_back("min per run");
+  for (const auto& method : records) {
+    const auto& first = method.front();
+    std::vector<std::string> row{first.value("name", first.value("method", std::string("?")))};
+    for (const auto& c : columns) {
       std::vector<double> values;
       for (const auto& r : method)
-        if (i < r["accuracies"].size()) values.push_back(r["accuracies"][i]);
+        if (c.index < r["accuracies"].size()) values.push_back(r["accuracies"][c.index]);
       row.push_back(values.empty() ? "n/a" : mean_std(values));
     }
+    // The median over seeds: one run slowed by other work on the machine does not move it.
+    std::vector<double> minutes;
+    for (const auto& r : method) minutes.push_back(r["minutes"].get<double>());
+    std::sort(minutes.begin(), minutes.end());
+    const size_t n = minutes.size();
+    row.push_back(fmt::format("{:.1f}", n % 2 ? minutes[n / 2] : (minutes[n / 2 - 1] + minutes[n / 2]) / 2));
     table.rows.push_back(row);
   }
-  std::vector<std::string> timing{"wall time per run (min, train + eval)"};
-  for (const auto& method : records) {
-    double minutes = 0;
-    for (const auto& r : method) minutes += r["minutes"].get<double>();
-    timing.push_back(fmt::format("{:.1f}", minutes / method.size()));
-  }
-  table.rows.push_back(timing);
   return table;
+}
+
+std::string summary_markdown(const std::vector<std::vector<nlohmann::json>>& records, const std::string& seeds) {
+  return fmt::format(
+      "Seeds {}. Columns: accuracy in % (mean ± std over seeds); min per run = wall time of one run "
+      "(train + evaluation, median over seeds), in minutes.\n\n### Multi-modal evaluations (layout of Table 1)\n\n{}\n"
+      "### Uni-modal attacks and missing modalities (layout of Table 2)\n\n{}",
+      seeds, summary_table(records, false).to_markdown(), summary_table(records, true).to_markdown());
 }
 
 }  // namespace
@@ -148,7 +179,8 @@ void add_compare_command(CLI::App& app) {
       for (auto seed : opt->seeds) {
         auto overrides = opt->overrides;
         overrides.push_back(fmt::format("seed={}", seed));
-        const auto name = Config::load(path, overrides).str("train.method");
+        // Runs are named by their config file, so two configs of one method stay apart.
+        const auto name = fs::path(path).stem().string();
         const auto run_dir = fs::path(opt->out) / name / fmt::format("seed{}", seed);
         overrides.push_back("output.dir=" + run_dir.string());
         const auto config = Config::load(path, overrides);
@@ -176,18 +208,17 @@ void add_compare_command(CLI::App& app) {
       }
       records.push_back(per_seed);
       // Rewritten after every config so that a long comparison shows its table as it goes.
-      const auto table = summary_table(records);
       nlohmann::json raw = nlohmann::json::array();
       for (const auto& method : records)
         for (auto r : method) {
           r.erase("key");
           raw.push_back(r);
         }
-      write_atomically(fs::path(opt->out) / "results.md", table.to_markdown());
+      write_atomically(fs::path(opt->out) / "results.md", summary_markdown(records, fmt::format("{}", fmt::join(opt->seeds, ","))));
       write_atomically(fs::path(opt->out) / "results.json", raw.dump(2) + "\n");
     }
-    fmt::print("{}\nseeds {}; written to {}/results.md and results.json\n", summary_table(records).to_text(),
-               fmt::join(opt->seeds, ","), opt->out);
+    fmt::print("{}\n{}\nseeds {}; written to {}/results.md and results.json\n", summary_table(records, false).to_text(),
+               summary_table(records, true).to_text(), fmt::join(opt->seeds, ","), opt->out);
   });
 }
 

@@ -69,9 +69,16 @@ TEST(Cli, CompareTabulatesSeedsAndReusesFinishedRuns) {
   for (int seed : {0, 1}) EXPECT_TRUE(fs::exists(dir / "out" / "jt" / ("seed" + std::to_string(seed)) / "compare_record.json"));
   std::ifstream md(dir / "out" / "results.md");
   std::string table((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
-  EXPECT_NE(table.find("| clean | "), std::string::npos) << table;
+  // Two tables in the paper's layout, one row per config (named by its file), seeds as mean ± std.
+  EXPECT_NE(table.find("layout of Table 1"), std::string::npos) << table;
+  EXPECT_NE(table.find("layout of Table 2"), std::string::npos) << table;
+  EXPECT_NE(table.find("| clean | fgm eps=0.5 on all | pgd eps=0.5 on all |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| fgm eps=0.5 on m0 | fgm eps=0.5 on m1 |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| missing m0 | missing m1 |"), std::string::npos) << table;
+  auto jt_rows = 0;
+  for (size_t at = table.find("\n| jt | "); at != std::string::npos; at = table.find("\n| jt | ", at + 1)) ++jt_rows;
+  EXPECT_EQ(jt_rows, 2) << table;
   EXPECT_NE(table.find(" ± "), std::string::npos) << table;
-  EXPECT_NE(table.find("wall time per run"), std::string::npos) << table;
 
   // The same call again trains nothing and gives the same table.
   auto second = test::run_cli(args);

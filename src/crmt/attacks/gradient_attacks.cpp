@@ -2,24 +2,17 @@
 
 #include "crmt/attacks/perturbation.h"
 #include "crmt/core/error.h"
+#include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {
 
 namespace {
 
-// Keeps the train/eval mode of the model as the caller had it; attacks always run in eval mode so
-// that batch-norm statistics are neither used per batch nor updated.
-struct EvalModeGuard {
-  MultiModalNet& net;
-  bool was_training;
-  explicit EvalModeGuard(MultiModalNet& n) : net(n), was_training(n->is_training()) { net->eval(); }
-  ~EvalModeGuard() { net->train(was_training); }
-};
 
 }  // namespace
 
 std::vector<at::Tensor> input_gradients(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) {
-  EvalModeGuard guard(net);
+  EvalModeGuard guard(*net);  // attacks always run in eval mode
   Batch work = batch;
   std::vector<torch::Tensor> leaves;
   for (auto m : targets) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
+#include "crmt/models/eval_mode_guard.h"
 #include "crmt/models/orthogonal_head.h"
 
 namespace crmt {
@@ -99,8 +100,7 @@ Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const Lip
   auto joint = eta.pow(2).sum(0).sqrt().contiguous();
   auto joint_a = joint.accessor<double, 2>();
 
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   torch::NoGradGuard no_grad;
   const int64_t n = data.size();
   const int64_t bs = std::max<int64_t>(1, batch_size);
@@ -138,7 +138,6 @@ Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const Lip
       cert.samples.push_back(std::move(s));
     }
   }
-  net->train(was_training);
   summarize(cert, radii);
   return cert;
 }

@@ -5,25 +5,13 @@
 #include <limits>
 
 #include "crmt/core/error.h"
+#include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {
 
 namespace nn = torch::nn;
 
 namespace {
-
-// Restores a module's train/eval mode when it goes out of scope.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
-    module_.eval();
-  }
-  ~EvalModeGuard() { module_.train(was_training_); }
-
- private:
-  torch::nn::Module& module_;
-  bool was_training_;
-};
 
 std::vector<int64_t> expand2(std::vector<int64_t> v, const char* what) {
   if (v.size() == 1) v.push_back(v[0]);
@@ -213,7 +201,7 @@ at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor
   torch::Tensor grad;
   {
     torch::AutoGradMode enable(true);
-    auto phi = net->encode(m, xr);                               // [K*B, dim]
+    auto phi = net->embed(m, xr);                                // [K*B, dim], filtered if the model filters
     auto s = torch::matmul(phi, r.t()).view({K, B, K});          // copy k, sample b, class c
     auto picked = torch::diagonal(s, 0, 0, 2);                   // [B, K]: s[k, b, k]
     grad = torch::autograd::grad({picked.sum()}, {xr})[0];
@@ -284,6 +272,17 @@ LipschitzEstimate guaranteed_lipschitz(MultiModalNet& net) {
     auto r = unimodal_score_weight(net, m);  // [K, dim]
     // Rows r_k (for tau) and r_y - r_j (for pairs), pushed through the tail Linear when there is one.
     auto diffs = r.unsqueeze(1) - r.unsqueeze(0);  // [K, K, dim]
+    if (auto filter = net->embedding_filter()) {
+      // The filter sits between the encoder's tail and the head: bound the chain link by link.
+      double encoder_lipschitz = bound.lipschitz_rest;
+      if (bound.tail_weight.defined()) encoder_lipschitz *= spectral_norm(bound.tail_weight);
+      const double scale = encoder_lipschitz * filter->lipschitz_bound();
+      auto mi = static_cast<int64_t>(m);
+      est.tau[mi] = r.norm(2, {1}) * scale;
+      est.pairwise[mi] = diffs.norm(2, {2}) * scale;
+      est.pairwise[mi].fill_diagonal_(0);
+      continue;
+    }
     if (bound.tail_weight.defined()) {
       r = torch::matmul(r, bound.tail_weight);
       diffs = torch::matmul(diffs, bound.tail_weight);

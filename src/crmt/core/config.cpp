@@ -82,7 +82,7 @@ pmr:
   entropy_epochs: 0     # epochs (from 0) during which the entropy regularizer is on
 msefm:
   sim_weight: 1.0       # MinSim: weight of the mean cosine similarity between the modalities' embeddings
-  memory: false         # ExFMem during training (features mixed with their sparse reconstruction)
+  memory: false         # ExFMem: features mixed with their sparse reconstruction, in training and at test time
   memory_size: 256      # atoms in each modality's memory (clean training embeddings)
   memory_mix: 0.6       # a: feature = a D code + (1 - a) feature (official: 0.6 KS, 0.5 MUSIC/AVE)
   sparsity: 0.1         # ISTA lambda

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
+#include "crmt/models/eval_mode_guard.h"
 #include "crmt/train/trainer.h"
 
 namespace crmt {
@@ -72,8 +73,7 @@ StepResult GradientBlending::loss(MultiModalNet& net, const Batch& batch) {
 at::Tensor GradientBlending::head_losses(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size) {
   namespace F = torch::nn::functional;
   torch::NoGradGuard no_grad;
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   const auto m_count = head_weight_.size();
   auto sums = torch::zeros({static_cast<int64_t>(m_count) + 1}, torch::kDouble);
   const auto opts = F::CrossEntropyFuncOptions().reduction(torch::kSum);
@@ -84,7 +84,6 @@ at::Tensor GradientBlending::head_losses(MultiModalNet& net, const MultiModalDat
       sums[static_cast<int64_t>(m)] += F::cross_entropy(unimodal_head(m, out.embeddings[m]), batch.labels, opts).item<double>();
     sums[static_cast<int64_t>(m_count)] += F::cross_entropy(out.logits, batch.labels, opts).item<double>();
   }
-  net->train(was_training);
   return sums / std::max<int64_t>(1, data.size());
 }
 

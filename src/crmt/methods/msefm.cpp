@@ -7,14 +7,15 @@
 // Deviations: (1) the dictionary is not learned offline: the memory is a random set of clean
 // training embeddings (memory_size per modality, columns scaled to unit norm), rebuilt after every
 // epoch; (2) ISTA runs a fixed number of steps with step 1 / ||D||_2^2 instead of a tolerance and a
-// hand-set step; (3) ExFMem is applied in training only: crmt's evaluator runs the model's own
-// forward, and a memory that acts at test time needs a model-level hook (reported); memory is off
-// by default so that the method is the MinSim defense that the evaluation actually sees. MinSim
-// needs equal embedding sizes across modalities (model.embed_dim).
+// hand-set step. The memory lives in the model (FeatureMemory, an embedding filter), so evaluation
+// and attacks see it as the official NetWrapper does. MinSim needs equal embedding sizes across
+// modalities (model.embed_dim).
 #include "crmt/methods/msefm.h"
 
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
+#include "crmt/models/eval_mode_guard.h"
+#include "crmt/models/feature_memory.h"
 #include "crmt/train/trainer.h"
 
 namespace crmt {
@@ -51,55 +52,33 @@ at::Tensor Msefm::mean_cosine_similarity(const std::vector<at::Tensor>& embeddin
   return total / static_cast<double>(pairs);
 }
 
-at::Tensor Msefm::ista(const at::Tensor& d, const at::Tensor& x, double lambda, int64_t steps) {
-  auto xt = x.t();                                        // [dim, N]
-  const double lip = torch::linalg_matrix_norm(d, 2).pow(2).item<double>();
-  const double step = lip > 0 ? 1.0 / lip : 0.0;
-  auto a = torch::zeros({d.size(1), x.size(0)}, x.options());
-  for (int64_t i = 0; i < steps; ++i) {
-    auto z = a - step * d.t().matmul(d.matmul(a) - xt);
-    a = torch::sign(z) * (z.abs() - step * lambda).clamp_min(0);
-  }
-  return a;
-}
-
-at::Tensor Msefm::recall(size_t m, const at::Tensor& x) const {
-  auto code = ista(memory_.at(m), x, s_.sparsity, s_.ista_steps);
-  return s_.memory_mix * memory_[m].matmul(code).t() + (1 - s_.memory_mix) * x;
-}
-
 void Msefm::build_memory(MultiModalNet& net, const MultiModalDataset& train) {
+  auto memory = std::dynamic_pointer_cast<FeatureMemoryImpl>(net->embedding_filter());
+  if (!memory) fail("msefm.memory needs a model built with the feature memory (build_model adds it for msefm)");
+  if (train.size() < s_.memory_size)
+    fail("msefm.memory_size ({}) exceeds the {} training samples of {}", s_.memory_size, train.size(), train.source);
   torch::NoGradGuard no_grad;
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(0x5eed0000ULL + draws_++);
-  const int64_t n = std::min(s_.memory_size, train.size());
-  auto out = net->forward(train.batch(torch::randperm(train.size(), gen, torch::kLong).slice(0, 0, n)));
-  net->train(was_training);
-  memory_.clear();
-  for (auto& e : out.embeddings) {
-    auto atoms = e.t().contiguous();  // [dim, S]
-    memory_.push_back(atoms / atoms.norm(2, 0, true).clamp_min(1e-12));
+  auto idx = torch::randperm(train.size(), gen, torch::kLong).slice(0, 0, s_.memory_size);
+  auto inputs = net->align(train.batch(idx));
+  for (size_t m = 0; m < inputs.size(); ++m) {
+    auto atoms = net->encode(m, inputs[m]).t().contiguous();  // [dim, S], before the filter
+    memory->set_memory(m, atoms / atoms.norm(2, 0, true).clamp_min(1e-12));
   }
 }
 
 void Msefm::setup(MultiModalNet& net, const MultiModalDataset& train) {
-  if (s_.memory && memory_.empty()) build_memory(net, train);
+  // A resumed run brings its memory in the model's checkpoint; a fresh one starts from the
+  // embeddings of the untrained encoders.
+  if (s_.memory && draws_ == 0) build_memory(net, train);
 }
 
 StepResult Msefm::loss(MultiModalNet& net, const Batch& batch) {
   namespace F = torch::nn::functional;
   StepResult r;
-  r.output = net->forward(batch);
+  r.output = net->forward(batch);  // with ExFMem, the model's feature memory filters the embeddings
   r.labels = batch.labels;
-  if (s_.memory) {
-    std::vector<at::Tensor> recalled;
-    for (size_t m = 0; m < r.output.embeddings.size(); ++m) recalled.push_back(recall(m, r.output.embeddings[m]));
-    auto fused = net->head().forward(recalled);
-    r.output.embeddings = recalled;
-    r.output.unimodal_scores = fused.unimodal_scores;
-    r.output.logits = fused.logits;
-  }
   r.logits = r.output.logits;
   r.loss = F::cross_entropy(r.logits, batch.labels);
   if (s_.sim_weight > 0) r.loss = r.loss + s_.sim_weight * mean_cosine_similarity(r.output.embeddings);
@@ -110,15 +89,13 @@ void Msefm::epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {
   if (s_.memory) build_memory(net, trainer.data().train);
 }
 
+// The memory itself is a model buffer; the method keeps only how many memories it has drawn.
 void Msefm::save(torch::serialize::OutputArchive& archive) const {
   archive.write("msefm_draws", torch::tensor(static_cast<int64_t>(draws_), torch::kLong));
-  for (size_t m = 0; m < memory_.size(); ++m) archive.write("msefm_memory_" + std::to_string(m), memory_[m]);
 }
 
 void Msefm::load(torch::serialize::InputArchive& archive) {
   if (auto t = read_optional_tensor(archive, "msefm_draws"); t.defined()) draws_ = static_cast<uint64_t>(t.item<int64_t>());
-  for (size_t m = 0; m < memory_.size(); ++m)
-    if (auto t = read_optional_tensor(archive, "msefm_memory_" + std::to_string(m)); t.defined()) memory_[m] = t;
 }
 
 }  // namespace crmt

@@ -10,7 +10,8 @@ namespace crmt {
 //     dissimilarity constraint; the official code adds the batch-mean cosine with weight 1);
 //   ExFMem (memory: true): each embedding is replaced by a phi_hat + (1 - a) phi, phi_hat = D A the
 //     sparse reconstruction (ISTA, lambda = sparsity) from a memory D of clean training embeddings,
-//     before the head. crmt applies it while training only (see docs/methods.md).
+//     before the head. The memory is the model's FeatureMemory filter (built by build_model), so it
+//     acts in training and at evaluation; this method fills it from the training set.
 struct MsefmSettings {
   double sim_weight = 1.0;
   bool memory = false;
@@ -32,17 +33,12 @@ class Msefm : public Method {
 
   // Mean over pairs m < u and samples of the cosine similarity of the embeddings.
   static at::Tensor mean_cosine_similarity(const std::vector<at::Tensor>& embeddings);
-  // Sparse code A [S, N] of x [N, dim] in dictionary d [dim, S] by ISTA: minimizes
-  // 0.5 ||x^T - d A||^2 + lambda |A|_1 with step 1 / ||d||_2^2.
-  static at::Tensor ista(const at::Tensor& d, const at::Tensor& x, double lambda, int64_t steps);
-  // a * (d A)^T + (1 - a) x
-  at::Tensor recall(size_t m, const at::Tensor& x) const;
+  // Refills the model's feature memory with memory_size random clean training embeddings per
+  // modality (encoder outputs, columns scaled to unit norm).
   void build_memory(MultiModalNet& net, const MultiModalDataset& train);
-  const std::vector<at::Tensor>& memory() const { return memory_; }
 
  private:
   MsefmSettings s_;
-  std::vector<at::Tensor> memory_;  // [dim, S] per modality
   uint64_t draws_ = 0;
 };
 

@@ -20,6 +20,7 @@
 
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
+#include "crmt/models/eval_mode_guard.h"
 #include "crmt/train/trainer.h"
 
 namespace crmt {
@@ -43,8 +44,7 @@ PmrSettings PmrSettings::from_config(const Config& config) {
 std::vector<at::Tensor> Pmr::class_means(MultiModalNet& net, const MultiModalDataset& data, const at::Tensor& indices,
                                          int64_t batch_size) {
   torch::NoGradGuard no_grad;
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   const int64_t k = data.num_classes();
   std::vector<at::Tensor> sums;
   auto counts = torch::zeros({k}, torch::kDouble);
@@ -57,7 +57,6 @@ std::vector<at::Tensor> Pmr::class_means(MultiModalNet& net, const MultiModalDat
     for (size_t m = 0; m < out.embeddings.size(); ++m) sums[m] += onehot.t().matmul(out.embeddings[m].to(torch::kDouble));
     counts += onehot.sum(0);
   }
-  net->train(was_training);
   std::vector<at::Tensor> means;
   for (auto& s : sums) means.push_back((s / counts.clamp_min(1).unsqueeze(1)).to(torch::kFloat));
   return means;

@@ -2,6 +2,7 @@
 
 #include "crmt/core/error.h"
 #include "crmt/models/concat_head.h"
+#include "crmt/models/feature_memory.h"
 #include "crmt/models/head_factory.h"
 #include "crmt/models/mlp.h"
 #include "crmt/models/resnet.h"
@@ -42,7 +43,13 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
     encoders.push_back(build_encoder(config, spec));
     dims.push_back(encoders.back()->out_dim());
   }
-  return MultiModalNet(specs, encoders, build_head(config, dims, num_classes));
+  MultiModalNet net(specs, encoders, build_head(config, dims, num_classes));
+  // MSEFM's external memory belongs to the model: it acts at evaluation too, and attacks see it.
+  if (config.str("train.method") == "msefm" && config.boolean("msefm.memory"))
+    net->set_embedding_filter(std::make_shared<FeatureMemoryImpl>(
+        dims, config.integer("msefm.memory_size"), config.real("msefm.memory_mix"), config.real("msefm.sparsity"),
+        config.integer("msefm.ista_steps")));
+  return net;
 }
 
 std::string describe_architecture(MultiModalNet& net) {
@@ -52,7 +59,9 @@ std::string describe_architecture(MultiModalNet& net) {
     text += fmt::format("{}[{}]:{}->{} ", spec.name, fmt::join(spec.shape, "x"), net->encoder(m).kind(),
                         net->encoder(m).out_dim());
   }
-  return text + fmt::format("head:{} classes:{}", net->head().kind(), net->num_classes());
+  text += fmt::format("head:{} classes:{}", net->head().kind(), net->num_classes());
+  if (auto filter = net->embedding_filter()) text += " filter:" + filter->kind();
+  return text;
 }
 
 }  // namespace crmt

@@ -32,11 +32,21 @@ ModelOutput MultiModalNetImpl::forward(const Batch& batch) { return forward(alig
 ModelOutput MultiModalNetImpl::forward(const std::vector<torch::Tensor>& inputs) {
   if (inputs.size() != encoders_.size()) fail("model expects {} modalities, got {}", encoders_.size(), inputs.size());
   ModelOutput out;
-  for (size_t m = 0; m < encoders_.size(); ++m) out.embeddings.push_back(encoders_[m]->forward(inputs[m]));
+  for (size_t m = 0; m < encoders_.size(); ++m) out.embeddings.push_back(embed(m, inputs[m]));
   auto fused = head_->forward(out.embeddings);
   out.unimodal_scores = std::move(fused.unimodal_scores);
   out.logits = fused.logits;
   return out;
+}
+
+torch::Tensor MultiModalNetImpl::embed(size_t m, const torch::Tensor& x) {
+  auto e = encode(m, x);
+  return filter_ ? filter_->forward(m, e) : e;
+}
+
+void MultiModalNetImpl::set_embedding_filter(std::shared_ptr<EmbeddingFilterImpl> filter) {
+  if (filter_) fail("the model already has an embedding filter ({})", filter_->kind());
+  filter_ = register_module("embedding_filter", std::move(filter));
 }
 
 std::vector<torch::Tensor> MultiModalNetImpl::encoder_parameters(size_t m) { return encoders_.at(m)->parameters(); }

@@ -8,6 +8,7 @@
 
 #include "crmt/core/error.h"
 #include "crmt/core/progress.h"
+#include "crmt/models/eval_mode_guard.h"
 #include "crmt/train/checkpoint.h"
 
 namespace crmt {
@@ -32,15 +33,13 @@ void Trainer::log(const nlohmann::json& record) {
 
 double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size) {
   torch::NoGradGuard no_grad;
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   int64_t correct = 0;
   for (int64_t start = 0; start < data.size(); start += batch_size) {
     auto idx = torch::arange(start, std::min(start + batch_size, data.size()), torch::kLong);
     auto batch = data.batch(idx);
     correct += net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
   }
-  net->train(was_training);
   return data.size() > 0 ? static_cast<double>(correct) / data.size() : 0.0;
 }
 
