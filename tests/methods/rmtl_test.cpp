@@ -33,5 +33,45 @@ TEST(Rmtl, ModalitySpecificTasksSeeTheOtherModalitiesZeroed) {
   EXPECT_NEAR(step.loss.item<double>(), expected, 1e-5);
 }
 
+TEST(Rmtl, AllTasksShareOneBatchNormPass) {
+  // With batch-norm encoders the modality-specific tasks (whole inputs zeroed) must be normalized
+  // together with the full-modal task: one pass updates the running statistics once, with the
+  // statistics of the mixture that training itself normalizes with.
+  MultiModalDataset d;
+  d.source = "hand-made images";
+  auto gen = at::detail::createCPUGenerator(7);
+  for (int m = 0; m < 2; ++m) {
+    ModalitySpec spec;
+    spec.name = "img" + std::to_string(m);
+    spec.shape = {1, 8, 8};
+    d.specs.push_back(spec);
+    d.inputs.push_back(2.0 + at::randn({16, 1, 8, 8}, gen, torch::TensorOptions().dtype(torch::kFloat)));
+  }
+  d.labels = at::randint(3, {16}, gen, torch::kLong);
+  d.class_names = {"a", "b", "c"};
+  auto config = Config::load("", {"model.encoder=small_cnn", "model.embed_dim=8", "train.method=rmtl"});
+  auto net = build_model(config, d.specs, 3);
+  net->train();
+  auto method = build_method(config);
+  auto batch = d.batch(torch::arange(16, torch::kLong));
+  auto step = method->loss(net, batch);
+  EXPECT_EQ(step.logits.size(0), 16);
+  int64_t norms = 0;
+  for (auto& b : net->named_buffers()) {
+    if (b.key().find("num_batches_tracked") == std::string::npos) continue;
+    EXPECT_EQ(b.value().item<int64_t>(), 1) << b.key();
+    ++norms;
+  }
+  EXPECT_GT(norms, 0);
+  // The first batch norm of img0 saw 2 tasks with the input and 1 with zeros: its running mean
+  // moved by momentum 0.1 towards the mean of that mixture of first-conv outputs.
+  auto& bn = *net->encoder(0).named_modules()["body.1"]->as<torch::nn::BatchNorm2d>();
+  auto conv = net->encoder(0).named_modules()["body.0"]->as<torch::nn::Conv2d>();
+  torch::NoGradGuard no_grad;
+  auto mixture = torch::cat({batch.inputs[0], batch.inputs[0], torch::zeros_like(batch.inputs[0])});
+  auto expected = 0.1 * conv->forward(mixture).mean({0, 2, 3});
+  EXPECT_TRUE(torch::allclose(bn.running_mean, expected, 1e-4, 1e-5)) << bn.running_mean << expected;
+}
+
 }  // namespace
 }  // namespace crmt
