@@ -25,7 +25,7 @@ struct CompareOptions {
   std::vector<std::string> configs, overrides;
   std::vector<int64_t> seeds = {0, 1, 2};
   std::string out = "runs/compare";
-  double eps = 0.5;
+  double eps = 0.5, unimodal_eps = 1.0;
   std::vector<double> radii = {0.05, 0.1};
   int64_t lipschitz_samples = 1000;
   int threads = 0;
@@ -36,17 +36,94 @@ std::string mean_std(const std::vector<double>& values) {
   for (double v : values) mean += v;
   mean /= values.size();
   for (double v : values) var += (v - mean) * (v - mean);
-  const double sd = values.size() > 1 ? std::sqrt(var / (values.size() - 1)) : 0.0;
+  if (values.size() == 1) return fmt::format("{:.2f}", 100 * mean);  // one seed: no spread to show
+  const double sd = std::sqrt(var / (values.size() - 1));
   return fmt::format("{:.2f} ± {:.2f}", 100 * mean, 100 * sd);
 }
 
-// What a finished run must agree on to be reused instead of retrained: the whole resolved config
-// and the evaluation settings.
-nlohmann::json run_key(const Config& config, const CompareOptions& opt) {
-  return {{"config", config.to_yaml()}, {"eps", opt.eps}, {"radii", opt.radii}, {"lipschitz_samples", opt.lipschitz_samples}};
+std::string certified_label(double radius) {
+  return fmt::format("certified acc r={:g} (empirical Lipschitz)", radius);
 }
 
-// Trains and evaluates one (config, seed); the record holds the row labels, accuracies and minutes.
+// The modality names of a record, in order (from its "missing <name>" rows when it predates the
+// "modalities" field).
+std::vector<std::string> modalities_of(const nlohmann::json& record) {
+  if (record.contains("modalities")) return record["modalities"].get<std::vector<std::string>>();
+  std::vector<std::string> names;
+  for (const auto& label : record["labels"]) {
+    const auto text = label.get<std::string>();
+    if (text.rfind("missing ", 0) == 0) names.push_back(text.substr(8));
+  }
+  return names;
+}
+
+// The table's evaluations: clean, FGM and PGD at eps on all modalities, at unimodal_eps on each one
+// (the paper uses 0.5 and 1.0), each modality missing, then certified accuracy at each radius.
+std::vector<EvalCase> compare_suite(const std::vector<std::string>& modalities, const CompareOptions& opt, int steps) {
+  return standard_suite(modalities, opt.eps, steps, opt.unimodal_eps);
+}
+
+std::vector<std::string> display_labels(const std::vector<std::string>& modalities, const CompareOptions& opt) {
+  std::vector<std::string> labels;
+  for (const auto& c : compare_suite(modalities, opt, 1)) labels.push_back(c.label());
+  for (double r : opt.radii) labels.push_back(certified_label(r));
+  return labels;
+}
+
+int find_label(const nlohmann::json& record, const std::string& label) {
+  const auto& labels = record["labels"];
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] == label) return static_cast<int>(i);
+  return -1;
+}
+
+void set_accuracy(nlohmann::json& record, const std::string& label, double accuracy) {
+  const int i = find_label(record, label);
+  if (i >= 0) {
+    record["accuracies"][i] = accuracy;
+  } else {
+    record["labels"].push_back(label);
+    record["accuracies"].push_back(accuracy);
+  }
+}
+
+// Whether the record lacks an evaluation of the table (or has certificates from another number of
+// Lipschitz samples).
+bool incomplete(const nlohmann::json& record, const CompareOptions& opt) {
+  for (const auto& label : display_labels(modalities_of(record), opt))
+    if (find_label(record, label) < 0) return true;
+  return record.value("lipschitz_samples", int64_t{-1}) != opt.lipschitz_samples;
+}
+
+// Adds to the record every evaluation of the table it lacks, on the trained `net`; adds the time
+// spent to its minutes.
+void complete_record(nlohmann::json& record, MultiModalNet& net, const DataSplits& data, const Config& config,
+                     const CompareOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto modalities = data.test.modality_names();
+  record["modalities"] = modalities;
+  for (const auto& c : compare_suite(modalities, opt, static_cast<int>(config.integer("eval.pgd_steps"))))
+    if (find_label(record, c.label()) < 0)
+      set_accuracy(record, c.label(), evaluate(net, data.test, c, config.integer("train.eval_batch_size"), true).accuracy);
+  bool certified = record.value("lipschitz_samples", int64_t{-1}) == opt.lipschitz_samples;
+  for (double r : opt.radii) certified = certified && find_label(record, certified_label(r)) >= 0;
+  if (!certified) {
+    try {
+      auto lipschitz = empirical_lipschitz(net, data.train, opt.lipschitz_samples);
+      auto cert = certify(net, data.test, lipschitz, opt.radii);
+      for (size_t r = 0; r < opt.radii.size(); ++r) set_accuracy(record, certified_label(opt.radii[r]), cert.certified_accuracy[r]);
+      record["certificate"] = certificate_json(cert);
+      record["lipschitz_samples"] = opt.lipschitz_samples;
+    } catch (const Error& err) {
+      fmt::print(stderr, "warning: {} has no certificate: {}\n", record["name"].get<std::string>(), err.what());
+    }
+  }
+  record["minutes"] = record.value("minutes", 0.0) +
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+}
+
+// Trains one (config, seed) and evaluates it; the record holds the row labels, accuracies and the
+// minutes of training and evaluation.
 nlohmann::json train_and_evaluate(const Config& config, const std::string& path, const std::string& name, int64_t seed,
                                   const CompareOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
@@ -60,35 +137,31 @@ nlohmann::json train_and_evaluate(const Config& config, const std::string& path,
     fmt::print(stderr, "warning: {}; training from the start\n", err.what());
   }
   auto e = train_experiment(config, resume);
-  RunResults run{name, {}};
-  for (const auto& c : standard_suite(e.data.test.modality_names(), opt.eps, config.integer("eval.pgd_steps")))
-    run.results.push_back(evaluate(e.net, e.data.test, c, config.integer("train.eval_batch_size"), true));
-  std::vector<std::string> labels;
-  std::vector<double> accuracies;
-  for (const auto& r : run.results) {
-    labels.push_back(r.evaluated.label());
-    accuracies.push_back(r.accuracy);
-  }
   nlohmann::json record = {{"config", path},
-                            {"name", name},
-                            {"method", config.str("train.method")},
-                            {"seed", seed},
-                            {"results", results_json({run})}};
-  try {
-    auto lipschitz = empirical_lipschitz(e.net, e.data.train, opt.lipschitz_samples);
-    auto cert = certify(e.net, e.data.test, lipschitz, opt.radii);
-    for (size_t r = 0; r < opt.radii.size(); ++r) {
-      labels.push_back(fmt::format("certified acc r={:g} (empirical Lipschitz)", opt.radii[r]));
-      accuracies.push_back(cert.certified_accuracy[r]);
-    }
-    record["certificate"] = certificate_json(cert);
-  } catch (const Error& err) {
-    fmt::print(stderr, "warning: {} has no certificate: {}\n", name, err.what());
-  }
-  record["labels"] = labels;
-  record["accuracies"] = accuracies;
+                           {"name", name},
+                           {"method", config.str("train.method")},
+                           {"seed", seed},
+                           {"config_yaml", config.to_yaml()},
+                           {"labels", nlohmann::json::array()},
+                           {"accuracies", nlohmann::json::array()}};
   record["minutes"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+  complete_record(record, e.net, e.data, config, opt);
   return record;
+}
+
+// The stored record of a run trained with this very config, or null.
+nlohmann::json stored_record(const fs::path& path, const Config& config) {
+  if (!fs::exists(path)) return nullptr;
+  try {
+    std::ifstream in(path);
+    auto stored = nlohmann::json::parse(in);
+    // Records of earlier versions kept the config inside "key".
+    const auto yaml = stored.contains("config_yaml") ? stored["config_yaml"] : stored.value("key", nlohmann::json())["config"];
+    if (yaml == config.to_yaml()) return stored;
+  } catch (const nlohmann::json::exception&) {
+    fmt::print(stderr, "warning: {}: unreadable record, training again\n", path.string());
+  }
+  return nullptr;
 }
 
 void write_atomically(const fs::path& path, const std::string& text) {
@@ -96,12 +169,6 @@ void write_atomically(const fs::path& path, const std::string& text) {
   std::ofstream(tmp) << text;
   fs::rename(tmp, path);
 }
-
-// One evaluation column of the summary: its label and where each run keeps its accuracy.
-struct Column {
-  std::string label;
-  size_t index;
-};
 
 // Multi-modal evaluations (clean, attacks on all modalities, certified accuracy) go to the layout of
 // the paper's Table 1; attacks on one modality and missing modalities to that of Table 2.
@@ -111,17 +178,17 @@ bool is_unimodal(const std::string& label) {
 
 // One row per method (mean ± std over seeds, in %), one column per evaluation of the chosen kind,
 // and the mean wall time of one run.
-Table summary_table(const std::vector<std::vector<nlohmann::json>>& records, bool unimodal) {
+Table summary_table(const std::vector<std::vector<nlohmann::json>>& records, const CompareOptions& opt, bool unimodal) {
   std::vector<std::string> labels;
   for (const auto& method : records)
     for (const auto& r : method)
-      if (r["labels"].size() > labels.size()) labels = r["labels"].get<std::vector<std::string>>();
-  std::vector<Column> columns;
-  for (size_t i = 0; i < labels.size(); ++i)
-    if (is_unimodal(labels[i]) == unimodal) columns.push_back({labels[i], i});
+      if (auto mine = display_labels(modalities_of(r), opt); mine.size() > labels.size()) labels = mine;
+  std::vector<std::string> columns;
+  for (const auto& label : labels)
+    if (is_unimodal(label) == unimodal) columns.push_back(label);
   Table table;
   table.header = {"method (accuracy %, mean ± std over seeds)"};
-  for (const auto& c : columns) table.header.push_back(c.label);
+  for (const auto& c : columns) table.header.push_back(c);
   table.header.push_back("min per run");
   for (const auto& method : records) {
     const auto& first = method.front();
@@ -129,7 +196,7 @@ Table summary_table(const std::vector<std::vector<nlohmann::json>>& records, boo
     for (const auto& c : columns) {
       std::vector<double> values;
       for (const auto& r : method)
-        if (c.index < r["accuracies"].size()) values.push_back(r["accuracies"][c.index]);
+        if (const int i = find_label(r, c); i >= 0) values.push_back(r["accuracies"][i]);
       row.push_back(values.empty() ? "n/a" : mean_std(values));
     }
     // The median over seeds: one run slowed by other work on the machine does not move it.
@@ -143,27 +210,32 @@ Table summary_table(const std::vector<std::vector<nlohmann::json>>& records, boo
   return table;
 }
 
-std::string summary_markdown(const std::vector<std::vector<nlohmann::json>>& records, const std::string& seeds) {
+std::string summary_markdown(const std::vector<std::vector<nlohmann::json>>& records, const CompareOptions& opt) {
   return fmt::format(
       "Seeds {}. Columns: accuracy in % (mean ± std over seeds); min per run = wall time of one run "
       "(train + evaluation, median over seeds), in minutes.\n\n### Multi-modal evaluations (layout of Table 1)\n\n{}\n"
       "### Uni-modal attacks and missing modalities (layout of Table 2)\n\n{}",
-      seeds, summary_table(records, false).to_markdown(), summary_table(records, true).to_markdown());
+      fmt::join(opt.seeds, ","), summary_table(records, opt, false).to_markdown(),
+      summary_table(records, opt, true).to_markdown());
 }
 
 }  // namespace
 
 // Trains every config over several seeds and writes mean ± standard deviation of the paper's
 // table (and certified accuracy) in one markdown/JSON file: the recipe behind docs/results.md.
-// Each finished run is kept in <out>/<method>/seed<k>/compare_record.json and reused by a later
-// call with the same resolved config, so an interrupted comparison continues where it stopped.
+// Each finished run is kept in <out>/<config name>/seed<k>/compare_record.json and reused by a later
+// call with the same resolved config, so an interrupted comparison continues where it stopped; an
+// evaluation the record lacks (another eps, radius, ...) is added from the run's best.pt without
+// training again.
 void add_compare_command(CLI::App& app) {
   auto* compare = app.add_subcommand("compare", "train several configs over seeds and tabulate robustness (mean ± std)");
   auto opt = std::make_shared<CompareOptions>();
   compare->add_option("--config", opt->configs, "experiment YAML, repeatable")->required()->check(CLI::ExistingFile);
   compare->add_option("--seeds", opt->seeds, "comma-separated seeds")->delimiter(',');
   compare->add_option("--out", opt->out, "output folder")->capture_default_str();
-  compare->add_option("--eps", opt->eps, "l2 budget of FGM/PGD")->capture_default_str();
+  compare->add_option("--eps", opt->eps, "l2 budget of FGM/PGD on all modalities")->capture_default_str();
+  compare->add_option("--unimodal-eps", opt->unimodal_eps, "l2 budget of FGM/PGD on one modality (paper: 1.0)")
+      ->capture_default_str();
   compare->add_option("--radii", opt->radii, "radii for certified accuracy")->delimiter(',');
   compare->add_option("--lipschitz-samples", opt->lipschitz_samples, "samples for the empirical Lipschitz estimate")
       ->capture_default_str();
@@ -184,25 +256,19 @@ void add_compare_command(CLI::App& app) {
         const auto run_dir = fs::path(opt->out) / name / fmt::format("seed{}", seed);
         overrides.push_back("output.dir=" + run_dir.string());
         const auto config = Config::load(path, overrides);
-        const auto key = run_key(config, *opt);
         const auto record_path = run_dir / "compare_record.json";
-        nlohmann::json record;
-        if (fs::exists(record_path)) {
-          try {
-            std::ifstream in(record_path);
-            auto stored = nlohmann::json::parse(in);
-            if (stored.value("key", nlohmann::json()) == key) record = stored;
-          } catch (const nlohmann::json::exception&) {
-            fmt::print(stderr, "warning: {}: unreadable record, training again\n", record_path.string());
-          }
-        }
-        if (!record.is_null()) {
-          fmt::print(stderr, "== {} seed {}: reusing the finished run in {}\n", name, seed, run_dir.string());
-        } else {
+        auto record = stored_record(record_path, config);
+        if (record.is_null()) {
           fmt::print(stderr, "== {} seed {} ({} thread(s))\n", name, seed, threads);
           record = train_and_evaluate(config, path, name, seed, *opt);
-          record["key"] = key;
           write_atomically(record_path, record.dump(2) + "\n");
+        } else if (incomplete(record, *opt)) {
+          fmt::print(stderr, "== {} seed {}: trained; adding the missing evaluations\n", name, seed);
+          auto e = load_experiment((run_dir / "best.pt").string(), {});
+          complete_record(record, e.net, e.data, config, *opt);
+          write_atomically(record_path, record.dump(2) + "\n");
+        } else {
+          fmt::print(stderr, "== {} seed {}: reusing the finished run in {}\n", name, seed, run_dir.string());
         }
         per_seed.push_back(record);
       }
@@ -212,13 +278,14 @@ void add_compare_command(CLI::App& app) {
       for (const auto& method : records)
         for (auto r : method) {
           r.erase("key");
+          r.erase("config_yaml");
           raw.push_back(r);
         }
-      write_atomically(fs::path(opt->out) / "results.md", summary_markdown(records, fmt::format("{}", fmt::join(opt->seeds, ","))));
+      write_atomically(fs::path(opt->out) / "results.md", summary_markdown(records, *opt));
       write_atomically(fs::path(opt->out) / "results.json", raw.dump(2) + "\n");
     }
-    fmt::print("{}\n{}\nseeds {}; written to {}/results.md and results.json\n", summary_table(records, false).to_text(),
-               summary_table(records, true).to_text(), fmt::join(opt->seeds, ","), opt->out);
+    fmt::print("{}\n{}\nseeds {}; written to {}/results.md and results.json\n", summary_table(records, *opt, false).to_text(),
+               summary_table(records, *opt, true).to_text(), fmt::join(opt->seeds, ","), opt->out);
   });
 }
 

@@ -73,7 +73,7 @@ TEST(Cli, CompareTabulatesSeedsAndReusesFinishedRuns) {
   EXPECT_NE(table.find("layout of Table 1"), std::string::npos) << table;
   EXPECT_NE(table.find("layout of Table 2"), std::string::npos) << table;
   EXPECT_NE(table.find("| clean | fgm eps=0.5 on all | pgd eps=0.5 on all |"), std::string::npos) << table;
-  EXPECT_NE(table.find("| fgm eps=0.5 on m0 | fgm eps=0.5 on m1 |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| fgm eps=1 on m0 | fgm eps=1 on m1 |"), std::string::npos) << table;
   EXPECT_NE(table.find("| missing m0 | missing m1 |"), std::string::npos) << table;
   auto jt_rows = 0;
   for (size_t at = table.find("\n| jt | "); at != std::string::npos; at = table.find("\n| jt | ", at + 1)) ++jt_rows;
@@ -87,6 +87,16 @@ TEST(Cli, CompareTabulatesSeedsAndReusesFinishedRuns) {
   EXPECT_NE(second.output.find("jt seed 1: reusing"), std::string::npos) << second.output;
   std::ifstream md2(dir / "out" / "results.md");
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(md2)), std::istreambuf_iterator<char>()), table);
+
+  // Another uni-modal budget is evaluated on the trained runs, without training them again.
+  auto more = test::run_cli(args + " --unimodal-eps 0.25");
+  ASSERT_EQ(more.exit_code, 0) << more.output;
+  EXPECT_NE(more.output.find("jt seed 1: trained; adding the missing evaluations"), std::string::npos) << more.output;
+  EXPECT_EQ(more.output.find("thread(s))"), std::string::npos) << more.output;
+  std::ifstream md3(dir / "out" / "results.md");
+  std::string table3((std::istreambuf_iterator<char>(md3)), std::istreambuf_iterator<char>());
+  EXPECT_NE(table3.find("| pgd eps=0.25 on m0 | pgd eps=0.25 on m1 |"), std::string::npos) << table3;
+  EXPECT_EQ(table3.find("eps=1 on m0"), std::string::npos) << table3;
 
   // A changed setting trains again.
   auto changed = test::run_cli(args + " train.lr=0.02");

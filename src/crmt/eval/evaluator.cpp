@@ -48,12 +48,13 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
   return r;
 }
 
-std::vector<EvalCase> standard_suite(const std::vector<std::string>& modalities, double eps, int pgd_steps) {
+std::vector<EvalCase> standard_suite(const std::vector<std::string>& modalities, double eps, int pgd_steps,
+                                     std::optional<double> unimodal_eps) {
   std::vector<EvalCase> cases;
   cases.push_back({AttackSpec{"none", 0, 0}, "all"});
   for (const std::string kind : {"fgm", "pgd"}) {
     cases.push_back({AttackSpec{kind, eps, pgd_steps}, "all"});
-    for (const auto& m : modalities) cases.push_back({AttackSpec{kind, eps, pgd_steps}, m});
+    for (const auto& m : modalities) cases.push_back({AttackSpec{kind, unimodal_eps.value_or(eps), pgd_steps}, m});
   }
   for (const auto& m : modalities) cases.push_back({AttackSpec{"missing", 0, 0}, m});
   return cases;

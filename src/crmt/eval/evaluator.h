@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@ struct EvalResult {
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
                     bool show_progress = false);
 
-// The paper's table: clean; FGM and PGD at eps on all modalities and on each one; each missing.
-std::vector<EvalCase> standard_suite(const std::vector<std::string>& modalities, double eps, int pgd_steps);
+// The paper's table: clean; FGM and PGD at eps on all modalities and at unimodal_eps (default: eps)
+// on each one; each missing.
+std::vector<EvalCase> standard_suite(const std::vector<std::string>& modalities, double eps, int pgd_steps,
+                                     std::optional<double> unimodal_eps = std::nullopt);
 
 }  // namespace crmt
