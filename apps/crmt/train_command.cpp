@@ -31,7 +31,8 @@ void add_train_command(CLI::App& app) {
     fmt::print(stderr, "training {} on {} with {} thread(s) -> {}\n", config.str("train.method"),
                config.str("data.name"), threads, config.str("output.dir"));
     auto e = train_experiment(config, opt->resume);
-    auto clean = evaluate(e.net, e.data.test, EvalCase{}, config.integer("train.eval_batch_size"));
+    const EvalCase clean_case{AttackSpec{"none", 0, 0}, "all"};
+    auto clean = evaluate(e.net, e.data.test, clean_case, config.integer("train.eval_batch_size"));
     nlohmann::json summary = {{"method", config.str("train.method")},
                               {"epochs", e.training.epochs},
                               {"best_val_accuracy", e.training.best_val_accuracy},

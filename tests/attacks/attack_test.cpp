@@ -37,9 +37,11 @@ void expect_within_budget(const Batch& clean, const Batch& adv, const std::vecto
   auto norms = joint_norm(deltas);
   EXPECT_LE(norms.max().item<double>(), eps + 1e-5);
   EXPECT_GT(norms.max().item<double>(), 0.5 * eps) << "the attack should use most of its budget";
-  for (size_t m = 0; m < clean.inputs.size(); ++m)
-    if (std::find(targets.begin(), targets.end(), m) == targets.end())
+  for (size_t m = 0; m < clean.inputs.size(); ++m) {
+    if (std::find(targets.begin(), targets.end(), m) == targets.end()) {
       EXPECT_TRUE(torch::equal(adv.inputs[m], clean.inputs[m])) << "modality " << m << " must be untouched";
+    }
+  }
   EXPECT_GE(adv.inputs[0].min().item<double>(), -1.5 - 1e-6);
   EXPECT_LE(adv.inputs[0].max().item<double>(), 1.5 + 1e-6);
 }

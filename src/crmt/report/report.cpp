@@ -33,11 +33,6 @@ void write_text(const fs::path& path, const std::string& text) {
   if (!out) fail("{}: writing failed", path.string());
 }
 
-bool contains(const std::vector<double>& values, double v) {
-  for (double x : values)
-    if (std::abs(x - v) < 1e-12) return true;
-  return false;
-}
 
 // Accuracy of `target` at strength `eps` from a sweep, if the sweep has it.
 std::optional<double> from_sweep(const Sweep& s, const std::string& target, double eps) {
