@@ -58,8 +58,11 @@ TEST(Crmt, Step2RaisesTheBoundAndOnlyMovesTheClassWeights) {
   EXPECT_GT(after, before + 1e-3) << "step 2 must raise the mean certified bound on the training set";
 
   size_t i = 0;
-  for (auto& p : net->named_parameters())
-    if (p.key().find(".a") == std::string::npos) EXPECT_TRUE(torch::equal(p.value(), frozen[i++])) << p.key();
+  for (auto& p : net->named_parameters()) {
+    if (p.key().find(".a") == std::string::npos) {
+      EXPECT_TRUE(torch::equal(p.value(), frozen[i++])) << p.key();
+    }
+  }
   bool moved = false;
   for (size_t m = 0; m < a_before.size(); ++m) moved |= !torch::equal(a_before[m], head.class_weights(m));
   EXPECT_TRUE(moved);
