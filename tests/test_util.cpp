@@ -27,6 +27,26 @@ std::filesystem::path temp_dir(const std::string& name) {
   return dir;
 }
 
+MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto proto_gen = at::detail::createCPUGenerator(1234);  // the same prototypes for every split
+  auto opts = torch::TensorOptions().dtype(torch::kFloat);
+  MultiModalDataset d;
+  d.source = "hand-made images";
+  auto labels = at::randint(classes, {n}, gen, torch::kLong);
+  for (int m = 0; m < 2; ++m) {
+    ModalitySpec spec;
+    spec.name = "img" + std::to_string(m);
+    spec.shape = {1, 8, 8};
+    d.specs.push_back(spec);
+    auto prototypes = at::randn({classes, 1, 8, 8}, proto_gen, opts);
+    d.inputs.push_back(prototypes.index_select(0, labels) + noise * at::randn({n, 1, 8, 8}, gen, opts));
+  }
+  d.labels = labels;
+  for (int64_t k = 0; k < classes; ++k) d.class_names.push_back("c" + std::to_string(k));
+  return d;
+}
+
 Config synthetic_config(const std::filesystem::path& out_dir, int modalities, int epochs) {
   return Config::load("", {"data.name=synthetic", "data.synthetic.modalities=" + std::to_string(modalities),
                            "model.encoder=mlp", "model.embed_dim=16", "model.hidden_dim=32",

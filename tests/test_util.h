@@ -20,6 +20,10 @@ MultiModalNet train_synthetic(const Config& config, DataSplits* data_out = nullp
 // Trains the model of `config` with JT on `data`; returns it in eval mode.
 MultiModalNet train_on(const Config& config, const DataSplits& data);
 
+// Image-like data for small-CNN tests: two modalities "img0", "img1" of shape [1, 8, 8], each sample
+// its class's prototype (fixed across calls) plus Gaussian noise of std `noise`; classes "c0", ...
+MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise = 0.5);
+
 // The message of the crmt::Error that `f` throws, or "" when it throws none.
 std::string error_of(const std::function<void()>& f);
 

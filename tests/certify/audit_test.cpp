@@ -13,33 +13,12 @@
 namespace crmt {
 namespace {
 
-// Image-like data for the small CNN: a per-class prototype per modality plus noise.
-MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  auto opts = torch::TensorOptions().dtype(torch::kFloat);
-  MultiModalDataset d;
-  d.source = "hand-made images";
-  auto labels = at::randint(classes, {n}, gen, torch::kLong);
-  auto proto_gen = at::detail::createCPUGenerator(1234);
-  for (int m = 0; m < 2; ++m) {
-    ModalitySpec spec;
-    spec.name = "img" + std::to_string(m);
-    spec.shape = {1, 8, 8};
-    d.specs.push_back(spec);
-    auto prototypes = at::randn({classes, 1, 8, 8}, proto_gen, opts);
-    d.inputs.push_back(prototypes.index_select(0, labels) + 0.7 * at::randn({n, 1, 8, 8}, gen, opts));
-  }
-  d.labels = labels;
-  for (int64_t k = 0; k < classes; ++k) d.class_names.push_back("c" + std::to_string(k));
-  return d;
-}
-
 TEST(AuditGuaranteed, SmallCnnHasNoViolations) {
   auto cfg = test::synthetic_config(test::temp_dir("cnn"), 2, 3);
   cfg.set("model.encoder", "small_cnn");
   cfg.set("model.embed_dim", "8");
   cfg.set("train.batch_size", "16");
-  DataSplits data{image_data(96, 3, 1), image_data(24, 3, 2), image_data(24, 3, 3)};
+  DataSplits data{test::image_data(96, 3, 1, 0.7), test::image_data(24, 3, 2, 0.7), test::image_data(24, 3, 3, 0.7)};
   auto net = test::train_on(cfg, data);
   auto lip = guaranteed_lipschitz(net);
   auto cert = certify(net, data.test, lip);

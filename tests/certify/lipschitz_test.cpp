@@ -8,6 +8,7 @@
 #include "crmt/models/model_factory.h"
 #include "crmt/models/orthogonal_head.h"
 #include "crmt/models/small_cnn.h"
+#include "test_util.h"
 
 namespace crmt {
 namespace {
@@ -115,27 +116,9 @@ TEST(LipschitzConv, PowerIterationMatchesExplicitConvMatrix) {
   }
 }
 
-MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  MultiModalDataset d;
-  d.source = "hand-made images";
-  auto labels = at::randint(classes, {n}, gen, torch::kLong);
-  for (int m = 0; m < 2; ++m) {
-    ModalitySpec spec;
-    spec.name = "img" + std::to_string(m);
-    spec.shape = {1, 8, 8};
-    d.specs.push_back(spec);
-    auto prototypes = at::randn({classes, 1, 8, 8}, gen, torch::TensorOptions().dtype(torch::kFloat));
-    d.inputs.push_back(prototypes.index_select(0, labels) + 0.5 * at::randn({n, 1, 8, 8}, gen, torch::TensorOptions().dtype(torch::kFloat)));
-  }
-  d.labels = labels;
-  for (int64_t k = 0; k < classes; ++k) d.class_names.push_back("c" + std::to_string(k));
-  return d;
-}
-
 TEST(LipschitzSmallCnn, GuaranteedBoundsDominateEmpiricalOnes) {
   torch::manual_seed(1);
-  auto data = image_data(24, 3, 5);
+  auto data = test::image_data(24, 3, 5);
   auto config = Config::load("", {"model.encoder=small_cnn", "model.embed_dim=8"});
   auto net = build_model(config, data.specs, 3);
   // Non-trivial batch-norm statistics, so that folding them into the convolutions matters.
@@ -156,7 +139,7 @@ TEST(LipschitzSmallCnn, GuaranteedBoundsDominateEmpiricalOnes) {
 }
 
 TEST(LipschitzResNet, GuaranteedIsNotComputable) {
-  auto data = image_data(4, 2, 1);
+  auto data = test::image_data(4, 2, 1);
   auto config = Config::load("", {"model.encoder=resnet18"});
   auto net = build_model(config, data.specs, 2);
   std::string why;

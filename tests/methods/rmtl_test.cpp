@@ -37,18 +37,7 @@ TEST(Rmtl, AllTasksShareOneBatchNormPass) {
   // With batch-norm encoders the modality-specific tasks (whole inputs zeroed) must be normalized
   // together with the full-modal task: one pass updates the running statistics once, with the
   // statistics of the mixture that training itself normalizes with.
-  MultiModalDataset d;
-  d.source = "hand-made images";
-  auto gen = at::detail::createCPUGenerator(7);
-  for (int m = 0; m < 2; ++m) {
-    ModalitySpec spec;
-    spec.name = "img" + std::to_string(m);
-    spec.shape = {1, 8, 8};
-    d.specs.push_back(spec);
-    d.inputs.push_back(2.0 + at::randn({16, 1, 8, 8}, gen, torch::TensorOptions().dtype(torch::kFloat)));
-  }
-  d.labels = at::randint(3, {16}, gen, torch::kLong);
-  d.class_names = {"a", "b", "c"};
+  auto d = test::image_data(16, 3, 7);
   auto config = Config::load("", {"model.encoder=small_cnn", "model.embed_dim=8", "train.method=rmtl"});
   auto net = build_model(config, d.specs, 3);
   net->train();
