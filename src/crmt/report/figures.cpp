@@ -84,6 +84,22 @@ std::string svg_pass(const std::string& name, const FigureSize& size) {
       name, size.width, size.height);
 }
 
+// The plot command over `clauses`, or a "no data" notice when there is no curve.
+std::string plot_or_no_data(const std::string& clauses) {
+  return clauses.empty() ? "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle\n"
+                         : "plot " + clauses + "\n";
+}
+
+// Ends the script with the SVG pass and writes it and its data into `dir`.
+FigureFiles write_figure(const std::string& dir, const FigureFiles& files, const std::string& name,
+                         const FigureSize& size, std::string script, const std::string& data) {
+  script += svg_pass(name, size);
+  std::filesystem::create_directories(dir);
+  write_file(std::filesystem::path(dir) / files.data(), data.empty() ? "# no data\n" : data);
+  write_file(std::filesystem::path(dir) / files.script(), script);
+  return files;
+}
+
 }  // namespace
 
 std::string gnuplot_quote(const std::string& text) {
@@ -140,12 +156,8 @@ FigureFiles write_line_plot(const LinePlot& plot, const std::string& dir, const 
   std::string gp = preamble(name, plot.size, plot.title, plot.xlabel, plot.ylabel);
   gp += "set grid\nset key inside top right box opaque samplen 3 width 2\n";
   if (plot.ymax > plot.ymin) gp += fmt::format("set yrange [{}:{}]\n", num(plot.ymin), num(plot.ymax));
-  gp += block ? "plot " + clauses + "\n" : "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle\n";
-  gp += svg_pass(name, plot.size);
-  std::filesystem::create_directories(dir);
-  write_file(std::filesystem::path(dir) / files.data(), data.empty() ? "# no data\n" : data);
-  write_file(std::filesystem::path(dir) / files.script(), gp);
-  return files;
+  gp += plot_or_no_data(clauses);
+  return write_figure(dir, files, name, plot.size, gp, data);
 }
 
 FigureFiles write_heat_map(const HeatMap& map, const std::string& dir, const std::string& name) {
@@ -194,11 +206,7 @@ FigureFiles write_heat_map(const HeatMap& map, const std::string& dir, const std
         "'white' font 'Sans,9' notitle",
         num(mid));
   }
-  gp += "\n" + svg_pass(name, map.size);
-  std::filesystem::create_directories(dir);
-  write_file(std::filesystem::path(dir) / files.data(), data);
-  write_file(std::filesystem::path(dir) / files.script(), gp);
-  return files;
+  return write_figure(dir, files, name, map.size, gp + "\n", data);
 }
 
 FigureFiles write_scatter_plot(const ScatterPlot& plot, const std::string& dir, const std::string& name) {
@@ -224,12 +232,8 @@ FigureFiles write_scatter_plot(const ScatterPlot& plot, const std::string& dir, 
   }
   std::string gp = preamble(name, plot.size, plot.title, plot.xlabel, plot.ylabel);
   gp += "set key outside right top box title 'class' width 2\nset grid\n";
-  gp += block ? "plot " + clauses + "\n" : "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle\n";
-  gp += svg_pass(name, plot.size);
-  std::filesystem::create_directories(dir);
-  write_file(std::filesystem::path(dir) / files.data(), data.empty() ? "# no data\n" : data);
-  write_file(std::filesystem::path(dir) / files.script(), gp);
-  return files;
+  gp += plot_or_no_data(clauses);
+  return write_figure(dir, files, name, plot.size, gp, data);
 }
 
 std::string render_figure(const std::string& dir, const FigureFiles& figure) {

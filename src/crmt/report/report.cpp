@@ -386,35 +386,34 @@ ReportSummary write_report(const std::vector<RunAnalysis>& runs, const ReportOpt
       auto cls = r.class_names.size() == static_cast<size_t>(k) ? r.class_names : std::vector<std::string>{};
       if (cls.empty())
         for (int64_t i = 0; i < k; ++i) cls.push_back(std::to_string(i));
-      const size_t pref = c.preferred_modality;
-      for (size_t m = 0; m < c.modalities.size(); ++m) {
-        if (m == pref) continue;
+      // A K x K map over class pairs (y, j != y); the diagonal stays undefined.
+      auto pair_map = [&](const std::string& title, const std::string& cblabel, const auto& value) {
         HeatMap h;
-        h.title = fmt::format("eta({}) / eta({}) (preferred), run {}", c.modalities[m], c.modalities[pref], r.name);
+        h.title = title;
         h.xlabel = "class j";
         h.ylabel = "class y";
-        h.cblabel = "eta ratio";
+        h.cblabel = cblabel;
         h.row_labels = h.col_labels = cls;
         h.values.assign(k, std::vector<double>(k, NAN));
         for (int64_t y = 0; y < k; ++y)
           for (int64_t j = 0; j < k; ++j)
-            if (y != j && acc[pref][y][j] > 0) h.values[y][j] = acc[m][y][j] / acc[pref][y][j];
+            if (y != j) h.values[y][j] = value(y, j);
+        return h;
+      };
+      const size_t pref = c.preferred_modality;
+      for (size_t m = 0; m < c.modalities.size(); ++m) {
+        if (m == pref) continue;
+        auto h = pair_map(
+            fmt::format("eta({}) / eta({}) (preferred), run {}", c.modalities[m], c.modalities[pref], r.name), "eta ratio",
+            [&](int64_t y, int64_t j) { return acc[pref][y][j] > 0 ? acc[m][y][j] / acc[pref][y][j] : NAN; });
         figs.push_back({write_heat_map(h, fig_dir.string(), stem + "_eta_ratio_" + file_stem(c.modalities[m])),
                         fmt::format("eta ratio {} / {} over class pairs, run {}", c.modalities[m], c.modalities[pref],
                                     r.name),
                         kEta});
       }
       for (size_t m = 0; m < c.modalities.size(); ++m) {
-        HeatMap h;
-        h.title = fmt::format("eta({}) over class pairs, run {}", c.modalities[m], r.name);
-        h.xlabel = "class j";
-        h.ylabel = "class y";
-        h.cblabel = "eta";
-        h.row_labels = h.col_labels = cls;
-        h.values.assign(k, std::vector<double>(k, NAN));
-        for (int64_t y = 0; y < k; ++y)
-          for (int64_t j = 0; j < k; ++j)
-            if (y != j) h.values[y][j] = acc[m][y][j];
+        auto h = pair_map(fmt::format("eta({}) over class pairs, run {}", c.modalities[m], r.name), "eta",
+                          [&](int64_t y, int64_t j) { return acc[m][y][j]; });
         figs.push_back({write_heat_map(h, fig_dir.string(), stem + "_eta_" + file_stem(c.modalities[m])),
                         fmt::format("eta of {} over class pairs, run {}", c.modalities[m], r.name), kEta});
       }
