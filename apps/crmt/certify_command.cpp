@@ -1,7 +1,5 @@
-#include <cctype>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -14,31 +12,6 @@
 #include "crmt/train/experiment.h"
 
 namespace crmt::cli {
-
-namespace {
-
-std::vector<double> parse_radii(const std::string& text) {
-  std::vector<double> radii;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t pos = 0;
-    double r = 0;
-    try {
-      r = std::stod(item, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    while (pos < item.size() && std::isspace(static_cast<unsigned char>(item[pos]))) ++pos;
-    if (item.empty() || pos != item.size() || !(r >= 0))
-      fail("--radii must be a comma-separated list of non-negative numbers, got '{}'", text);
-    radii.push_back(r);
-  }
-  if (radii.empty()) fail("--radii must list at least one radius");
-  return radii;
-}
-
-}  // namespace
 
 void add_certify_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -66,7 +39,7 @@ void add_certify_command(CLI::App& app) {
   cmd->callback([opt] {
     configure_threads(opt->threads);
     check_lipschitz_kind(opt->lipschitz);
-    const auto radii = parse_radii(opt->radii);
+    const auto radii = parse_nonnegative_list(opt->radii, "--radii", /*allow_infinity=*/true);
     auto e = load_experiment(opt->checkpoint, opt->overrides);
     int64_t samples = opt->samples >= 0 ? opt->samples : e.config.integer("crmt.lipschitz_samples");
     if (samples < 0) fail("--samples must be non-negative (0 = the whole training split), got {}", samples);

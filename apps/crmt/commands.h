@@ -1,6 +1,9 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 namespace crmt::cli {
 
 // Each subcommand registers its options on `app` and sets its callback. Callbacks throw
@@ -12,6 +15,11 @@ void add_demo_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_certify_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+
+// The numbers of a comma-separated option value such as "0,0.5,1"; throws crmt::Error naming the
+// option on an empty list, a non-number or a negative value (and infinity unless allowed).
+std::vector<double> parse_nonnegative_list(const std::string& text, const std::string& option,
+                                           bool allow_infinity = false);
 
 // --threads N (0 = all cores), shared by every subcommand that computes.
 void add_threads_option(CLI::App& command, int& threads);

@@ -1,37 +1,9 @@
-#include <cctype>
-#include <sstream>
-
 #include "commands.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/report/report.h"
 
 namespace crmt::cli {
-
-namespace {
-
-std::vector<double> parse_list(const std::string& text, const std::string& option) {
-  std::vector<double> values;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t pos = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    while (pos < item.size() && std::isspace(static_cast<unsigned char>(item[pos]))) ++pos;
-    if (item.empty() || pos != item.size() || !(v >= 0) || !std::isfinite(v))
-      fail("{} must be a comma-separated list of non-negative numbers, got '{}'", option, text);
-    values.push_back(v);
-  }
-  if (values.empty()) fail("{} must list at least one number", option);
-  return values;
-}
-
-}  // namespace
 
 void add_report_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -76,8 +48,8 @@ void add_report_command(CLI::App& app) {
   cmd->callback([opt] {
     configure_threads(opt->threads);
     auto& o = opt->report;
-    o.eps_list = parse_list(opt->eps_list, "--eps-list");
-    if (!opt->radii.empty()) o.radii = parse_list(opt->radii, "--radii");
+    o.eps_list = parse_nonnegative_list(opt->eps_list, "--eps-list");
+    if (!opt->radii.empty()) o.radii = parse_nonnegative_list(opt->radii, "--radii");
     if (!(o.tsne_perplexity >= 1)) fail("--perplexity must be at least 1, got {}", o.tsne_perplexity);
     o.show_progress = !opt->quiet;
     std::vector<std::pair<std::string, std::string>> runs;
