@@ -3,9 +3,9 @@
 // Run: ./build/crmt_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
-#include "crmt/attacks/gradient_attacks.h"
+#include "crmt/attacks/pgd.h"
 #include "crmt/core/config.h"
-#include "crmt/methods/method_factory.h"
+#include "crmt/train/method_registry.h"
 #include "crmt/models/model_factory.h"
 
 namespace {

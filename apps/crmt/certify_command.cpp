@@ -9,7 +9,7 @@
 #include "crmt/certify/lipschitz.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
-#include "crmt/train/experiment.h"
+#include "crmt/pipeline/experiment.h"
 
 namespace crmt::cli {
 

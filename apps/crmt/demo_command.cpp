@@ -9,7 +9,7 @@
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
 #include "crmt/report/report.h"
-#include "crmt/train/experiment.h"
+#include "crmt/pipeline/experiment.h"
 
 namespace crmt::cli {
 

@@ -1,11 +1,12 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "crmt/attacks/attack_registry.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
 #include "crmt/eval/sweep.h"
-#include "crmt/train/experiment.h"
+#include "crmt/pipeline/experiment.h"
 
 namespace crmt::cli {
 
@@ -23,12 +24,13 @@ void add_eval_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   eval->add_option("--checkpoint", opt->checkpoint, "a checkpoint written by crmt train (best.pt)")->required();
-  eval->add_option("--attack", opt->attack, "none | fgm | pgd | missing")->capture_default_str();
+  eval->add_option("--attack", opt->attack, attack_choices())->capture_default_str();
   eval->add_option("--modality", opt->modality, "all or a modality name")->capture_default_str();
-  eval->add_option("--eps", opt->eps, "l2 budget in the normalized input space")->capture_default_str();
-  eval->add_option("--steps", opt->steps, "PGD iterations")->capture_default_str();
+  eval->add_option("--eps", opt->eps, "the attack's strength: l2 budget (fgm, pgd, mea), sigma (mgn) or share p (mpm)")
+      ->capture_default_str();
+  eval->add_option("--steps", opt->steps, "iterations of pgd and mea")->capture_default_str();
   eval->add_flag("--suite", opt->suite, "run the paper's table: clean, FGM/PGD on all and each modality, missing each");
-  eval->add_option("--sweep", opt->sweep, "accuracy against strength for fgm, pgd, mgn, mpm or mea, on all and each modality");
+  eval->add_option("--sweep", opt->sweep, "accuracy against strength for an attack with one, on all and each modality");
   eval->add_option("--strengths", opt->strengths, "comma-separated strengths for --sweep")->delimiter(',');
   eval->add_flag("--json", opt->json, "print JSON instead of a table");
   eval->add_option("--set", opt->overrides, "section.key=value applied to the stored config (e.g. data.test_size=1000)");

@@ -6,7 +6,8 @@
 #include "commands.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/evaluator.h"
-#include "crmt/train/experiment.h"
+#include "crmt/pipeline/experiment.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt::cli {
 
@@ -20,7 +21,9 @@ void add_train_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   train->add_option("--config", opt->config, "experiment YAML (see configs/)")->check(CLI::ExistingFile);
-  train->add_option("overrides", opt->overrides, "section.key=value settings applied after the file");
+  train->add_option("overrides", opt->overrides,
+                    fmt::format("section.key=value settings applied after the file; train.method is one of {}",
+                                fmt::join(known_methods(), ", ")));
   train->add_flag("--resume", opt->resume, "continue from output.dir/last.pt");
   add_threads_option(*train, opt->threads);
   train->callback([opt] {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "crmt/attacks/gradient_attacks.h"
+#include "crmt/attacks/fgm.h"
+#include "crmt/attacks/pgd.h"
 #include "crmt/attacks/missing_modality.h"
 #include "crmt/attacks/perturbation.h"
 #include "crmt/data/data_factory.h"

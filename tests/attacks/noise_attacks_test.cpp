@@ -1,4 +1,5 @@
 #include "crmt/attacks/noise_attacks.h"
+#include "crmt/attacks/embedding_attack.h"
 
 #include <gtest/gtest.h>
 

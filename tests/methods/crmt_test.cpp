@@ -6,7 +6,7 @@
 #include "crmt/core/error.h"
 #include "crmt/data/data_factory.h"
 #include "crmt/methods/crmt_losses.h"
-#include "crmt/methods/method_factory.h"
+#include "crmt/train/method_registry.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/models/orthogonal_head.h"
 #include "crmt/train/trainer.h"

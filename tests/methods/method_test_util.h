@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "crmt/data/data_factory.h"
-#include "crmt/methods/method_factory.h"
+#include "crmt/train/method_registry.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/train/trainer.h"
 #include "test_util.h"

@@ -1,6 +1,13 @@
 #include "crmt/attacks/attack.h"
 
+#include "crmt/models/eval_mode_guard.h"
+
 namespace crmt {
+
+Batch Attack::perturb(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) const {
+  EvalModeGuard eval(*net);
+  return attack(net, batch, targets);
+}
 
 std::vector<size_t> resolve_targets(const Batch& batch, const std::vector<std::string>& names) {
   std::vector<size_t> targets;

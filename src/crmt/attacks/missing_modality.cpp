@@ -1,8 +1,13 @@
 #include "crmt/attacks/missing_modality.h"
 
+#include "crmt/attacks/attack_registry.h"
+
 namespace crmt {
 
-Batch MissingModality::perturb(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) const {
+CRMT_REGISTER_ATTACK({"missing", "", "the modality is absent: its input becomes zeros (the training mean)",
+                      [](const AttackSpec&) { return std::make_unique<MissingModality>(); }});
+
+Batch MissingModality::remove(const Batch& batch, const std::vector<size_t>& targets) {
   Batch out = batch;
   for (auto m : targets) {
     out.inputs[m] = torch::zeros_like(batch.inputs[m]);

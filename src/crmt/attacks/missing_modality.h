@@ -9,7 +9,13 @@ namespace crmt {
 class MissingModality : public Attack {
  public:
   std::string name() const override { return "missing"; }
-  Batch perturb(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) const override;
+  // The same removal without a model (methods drop modalities from training batches with it).
+  static Batch remove(const Batch& batch, const std::vector<size_t>& targets);
+
+ protected:
+  Batch attack(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) const override {
+    return remove(batch, targets);
+  }
 };
 
 }  // namespace crmt

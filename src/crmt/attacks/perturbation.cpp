@@ -1,24 +1,33 @@
 #include "crmt/attacks/perturbation.h"
 
+#include <ATen/ATen.h>
+
 namespace crmt {
 
 namespace {
-// Reshapes a per-sample scale [N] so it broadcasts against a [N, ...] tensor.
+std::vector<at::Tensor> scaled(const std::vector<at::Tensor>& parts, const at::Tensor& scale) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : parts) out.push_back(p * per_sample(scale, p));
+  return out;
+}
+}  // namespace
+
 at::Tensor per_sample(const at::Tensor& scale, const at::Tensor& like) {
   std::vector<int64_t> shape(like.dim(), 1);
   shape[0] = like.size(0);
   return scale.view(shape);
 }
-}  // namespace
 
-at::Tensor joint_norm(const std::vector<at::Tensor>& parts) {
+at::Tensor joint_squared_norm(const std::vector<at::Tensor>& parts) {
   at::Tensor sq;
   for (const auto& p : parts) {
     auto s = p.flatten(1).pow(2).sum(1);
     sq = sq.defined() ? sq + s : s;
   }
-  return sq.sqrt();
+  return sq;
 }
+
+at::Tensor joint_norm(const std::vector<at::Tensor>& parts) { return joint_squared_norm(parts).sqrt(); }
 
 std::vector<at::Tensor> joint_normalize(const std::vector<at::Tensor>& parts) {
   auto norm = joint_norm(parts);
@@ -31,10 +40,12 @@ std::vector<at::Tensor> joint_normalize(const std::vector<at::Tensor>& parts) {
 
 std::vector<at::Tensor> project_joint_ball(const std::vector<at::Tensor>& parts, double eps) {
   auto norm = joint_norm(parts);
-  auto scale = at::where(norm > eps, eps / norm.clamp_min(1e-30), at::ones_like(norm));
-  std::vector<at::Tensor> out;
-  for (const auto& p : parts) out.push_back(p * per_sample(scale, p));
-  return out;
+  return scaled(parts, at::where(norm > eps, eps / norm.clamp_min(1e-30), at::ones_like(norm)));
+}
+
+std::vector<at::Tensor> project_joint_ball(const std::vector<at::Tensor>& parts, const at::Tensor& eps) {
+  auto norm = joint_norm(parts);
+  return scaled(parts, at::where(norm > eps, eps / norm.clamp_min(1e-30), at::ones_like(norm)));
 }
 
 at::Tensor clamp_to_range(const at::Tensor& x, const ModalitySpec& spec) {

@@ -7,20 +7,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crmt/attacks/attack.h"
+#include "crmt/attacks/gradient_engine.h"
 #include "crmt/attacks/perturbation.h"
 #include "crmt/core/error.h"
+#include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-at::Tensor per_sample(const at::Tensor& scale, const at::Tensor& like) {
-  std::vector<int64_t> shape(like.dim(), 1);
-  shape[0] = like.size(0);
-  return scale.view(shape);
-}
 
 // Largest ratio observed / estimated over the entries where the estimate is positive; an observed
 // positive value against a zero estimate is an infinite ratio.
@@ -42,22 +39,43 @@ nlohmann::json number(double v) {
 
 }  // namespace
 
-AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data, const Certificate& cert,
-                              const AuditOptions& options) {
-  if (static_cast<int64_t>(cert.samples.size()) != data.size())
-    fail("audit: the certificate has {} samples but the data ({}) has {}", cert.samples.size(), data.source,
-         data.size());
-  if (options.steps < 1) fail("audit: steps must be at least 1, got {}", options.steps);
-  const size_t M = net->num_modalities();
-  const int64_t K = net->num_classes();
-  AuditResult result;
-  result.lipschitz_kind = cert.lipschitz.kind;
-  result.modalities = cert.modalities;
-  result.budget_scale = options.budget_scale;
-  result.steps = options.steps;
-  result.max_tau_ratio.assign(M, 0.0);
-  result.max_pairwise_ratio.assign(M, 0.0);
+namespace {
 
+// The margin loss max_{j != p} h_j - h_p against fixed classes p: ascending it moves towards a flip.
+AttackObjective margin_objective(const at::Tensor& predicted, int64_t classes) {
+  return [predicted, classes](const ModelOutput& out) {
+    auto mask = torch::one_hot(predicted, classes).to(torch::kBool);
+    auto other = out.logits.masked_fill(mask, -std::numeric_limits<float>::infinity()).amax(1);
+    auto own = out.logits.gather(1, predicted.unsqueeze(1)).squeeze(1);
+    return (other - own).sum();
+  };
+}
+
+// The first flipping iterate over-states the needed perturbation by up to one step: bisect on the
+// segment from the previous (unflipped) perturbation `lo` to it (`hi`). Returns the joint norm of the
+// smallest flipping perturbation found, per sample.
+at::Tensor bisect_flip(MultiModalNet& net, Batch clean, const std::vector<size_t>& targets, std::vector<at::Tensor> lo,
+                       std::vector<at::Tensor> hi, const at::Tensor& predicted, int steps) {
+  torch::NoGradGuard no_grad;
+  for (int b = 0; b < steps; ++b) {
+    std::vector<at::Tensor> mid;
+    Batch moved_batch = clean;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      mid.push_back(0.5 * (lo[i] + hi[i]));
+      moved_batch.inputs[targets[i]] = clean.inputs[targets[i]] + mid.back();
+    }
+    auto moved = net->forward(moved_batch).logits.argmax(1).ne(predicted);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      auto mask = per_sample(moved, mid[i]);
+      hi[i] = torch::where(mask, mid[i], hi[i]);
+      lo[i] = torch::where(mask, lo[i], mid[i]);
+    }
+  }
+  return joint_norm(hi).to(torch::kDouble);
+}
+
+// Samples to attack: finite positive radii, at most max_samples of them.
+std::vector<int64_t> audit_targets(const Certificate& cert, const AuditOptions& options, AuditResult& result) {
   std::vector<int64_t> targets;
   for (size_t i = 0; i < cert.samples.size(); ++i) {
     const double r = cert.samples[i].radius;
@@ -69,18 +87,52 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
       targets.push_back(static_cast<int64_t>(i));
     }
   }
+  return targets;
+}
+
+// Compares every s(m)'s Jacobian at the iterate with the Lipschitz estimate (largest ratios kept).
+void check_gradients(MultiModalNet& net, const Batch& iterate, const Certificate& cert, AuditResult& result) {
+  const auto x = net->align(iterate);
+  const int64_t K = net->num_classes();
+  for (size_t m = 0; m < x.size(); ++m) {
+    auto G = unimodal_jacobian_gram(net, m, x[m].detach());
+    auto diag = torch::diagonal(G, 0, 1, 2).clamp_min(0);  // [B, K]
+    auto tau = cert.lipschitz.tau[static_cast<int64_t>(m)].to(torch::kDouble).unsqueeze(0);
+    result.max_tau_ratio[m] = std::max(result.max_tau_ratio[m], max_ratio(diag.sqrt(), tau));
+    auto pair = (diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * G).clamp_min(0).sqrt();  // [B, K, K]
+    auto est = cert.lipschitz.pairwise[static_cast<int64_t>(m)].to(torch::kDouble).unsqueeze(0);
+    auto off = (1 - torch::eye(K, torch::kDouble)).unsqueeze(0).expand_as(pair);
+    result.max_pairwise_ratio[m] = std::max(result.max_pairwise_ratio[m], max_ratio(pair * off, est));
+  }
+}
+
+}  // namespace
+
+AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data, const Certificate& cert,
+                              const AuditOptions& options) {
+  if (static_cast<int64_t>(cert.samples.size()) != data.size())
+    fail("audit: the certificate has {} samples but the data ({}) has {}", cert.samples.size(), data.source,
+         data.size());
+  if (options.steps < 1) fail("audit: steps must be at least 1, got {}", options.steps);
+  const size_t M = net->num_modalities();
+  AuditResult result;
+  result.lipschitz_kind = cert.lipschitz.kind;
+  result.modalities = cert.modalities;
+  result.budget_scale = options.budget_scale;
+  result.steps = options.steps;
+  result.max_tau_ratio.assign(M, 0.0);
+  result.max_pairwise_ratio.assign(M, 0.0);
+  const auto targets = audit_targets(cert, options, result);
   result.attacked = static_cast<int64_t>(targets.size());
 
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   const int64_t bs = std::max<int64_t>(1, options.batch_size);
   for (size_t start = 0; start < targets.size(); start += static_cast<size_t>(bs)) {
     const size_t end = std::min(targets.size(), start + static_cast<size_t>(bs));
     std::vector<int64_t> idx(targets.begin() + static_cast<std::ptrdiff_t>(start),
                              targets.begin() + static_cast<std::ptrdiff_t>(end));
-    const auto B = static_cast<int64_t>(idx.size());
     auto batch = data.batch(torch::tensor(idx, torch::kLong));
-    auto x = net->align(batch);
+    const auto modalities = resolve_targets(batch, {});
     std::vector<double> radius_v;
     std::vector<int64_t> pred_v;
     for (auto i : idx) {
@@ -88,96 +140,50 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
       pred_v.push_back(cert.samples[static_cast<size_t>(i)].prediction);
     }
     auto radius = torch::tensor(radius_v, torch::kDouble);
-    auto budget = (radius * options.budget_scale).to(x[0].scalar_type());
-    auto step = (radius * options.step_fraction).to(x[0].scalar_type());
-    auto p = torch::tensor(pred_v, torch::kLong);
-    std::vector<torch::Tensor> delta;
-    for (const auto& t : x) delta.push_back(torch::zeros_like(t));
-    std::vector<bool> flipped(static_cast<size_t>(B), false);
-    auto prev = delta;  // the iterate before the current one (for the bisection)
+    const auto dtype = batch.inputs[0].scalar_type();
+    auto predicted = torch::tensor(pred_v, torch::kLong);
+    GradientAttackSettings attack;
+    attack.steps = options.steps;
+    attack.step_size = (radius * options.step_fraction).to(dtype);
+    attack.radius = (radius * options.budget_scale).to(dtype);
+    attack.clamp_to_range = false;  // the certificate covers all of R^d
 
-    for (int it = 0; it <= options.steps; ++it) {
-      std::vector<torch::Tensor> xa;
-      for (size_t m = 0; m < M; ++m) xa.push_back((x[m] + delta[m]).detach().requires_grad_(true));
-      torch::Tensor logits;
-      {
-        torch::AutoGradMode enable(true);
-        logits = net->forward(xa).logits;
-      }
-      {
-        auto pred = logits.detach().argmax(1);
-        std::vector<int64_t> fresh;
-        for (int64_t i = 0; i < B; ++i)
-          if (!flipped[static_cast<size_t>(i)] && pred[i].item<int64_t>() != pred_v[static_cast<size_t>(i)])
-            fresh.push_back(i);
-        if (!fresh.empty()) {
-          // The first flipping iterate over-states the needed perturbation by up to one step:
-          // bisect on the segment from the previous (unflipped) iterate to it.
-          auto sel = torch::tensor(fresh, torch::kLong);
-          std::vector<torch::Tensor> lo, hi, xs;
-          for (size_t m = 0; m < M; ++m) {
-            lo.push_back(prev[m].index_select(0, sel));
-            hi.push_back(delta[m].index_select(0, sel));
-            xs.push_back(x[m].index_select(0, sel));
-          }
-          auto ps = p.index_select(0, sel);
-          torch::NoGradGuard no_grad;
-          for (int b = 0; b < options.bisection_steps; ++b) {
-            std::vector<torch::Tensor> mid, xm;
-            for (size_t m = 0; m < M; ++m) {
-              mid.push_back(0.5 * (lo[m] + hi[m]));
-              xm.push_back(xs[m] + mid.back());
-            }
-            auto moved = net->forward(xm).logits.argmax(1).ne(ps);
-            for (size_t m = 0; m < M; ++m) {
-              auto mask = per_sample(moved, mid[m]);
-              hi[m] = torch::where(mask, mid[m], hi[m]);
-              lo[m] = torch::where(mask, lo[m], mid[m]);
-            }
-          }
-          auto norms = joint_norm(hi).to(torch::kDouble);
-          for (size_t f = 0; f < fresh.size(); ++f) {
-            const auto i = static_cast<size_t>(fresh[f]);
-            flipped[i] = true;
-            const double ratio = norms[static_cast<int64_t>(f)].item<double>() / radius_v[i];
-            result.flip_ratios.push_back(ratio);
-            ++result.flipped;
-            if (ratio < 1.0) ++result.violations;
-          }
+    std::vector<bool> flipped(idx.size(), false);
+    std::vector<at::Tensor> previous;  // the iterate before the current one (for the bisection)
+    IterateObserver tally = [&](int iteration, const Batch& iterate, const std::vector<at::Tensor>& deltas,
+                                const ModelOutput& output) {
+      if (previous.empty()) previous = deltas;
+      auto pred = output.logits.detach().argmax(1);
+      std::vector<int64_t> fresh;
+      for (size_t i = 0; i < idx.size(); ++i)
+        if (!flipped[i] && pred[static_cast<int64_t>(i)].item<int64_t>() != pred_v[i]) fresh.push_back(static_cast<int64_t>(i));
+      if (!fresh.empty()) {
+        auto sel = torch::tensor(fresh, torch::kLong);
+        Batch clean = batch;
+        clean.labels = batch.labels.index_select(0, sel);
+        std::vector<at::Tensor> lo, hi;
+        for (size_t i = 0; i < modalities.size(); ++i) {
+          clean.inputs[modalities[i]] = batch.inputs[modalities[i]].index_select(0, sel);
+          lo.push_back(previous[i].index_select(0, sel));
+          hi.push_back(deltas[i].index_select(0, sel));
+        }
+        auto norms = bisect_flip(net, clean, modalities, lo, hi, predicted.index_select(0, sel), options.bisection_steps);
+        for (size_t f = 0; f < fresh.size(); ++f) {
+          const auto i = static_cast<size_t>(fresh[f]);
+          flipped[i] = true;
+          const double ratio = norms[static_cast<int64_t>(f)].item<double>() / radius_v[i];
+          result.flip_ratios.push_back(ratio);
+          ++result.flipped;
+          if (ratio < 1.0) ++result.violations;
         }
       }
-      if (options.gradient_check_every > 0 && it % options.gradient_check_every == 0) {
-        for (size_t m = 0; m < M; ++m) {
-          auto G = unimodal_jacobian_gram(net, m, xa[m].detach());
-          auto diag = torch::diagonal(G, 0, 1, 2).clamp_min(0);  // [B, K]
-          auto tau = cert.lipschitz.tau[static_cast<int64_t>(m)].to(torch::kDouble).unsqueeze(0);
-          result.max_tau_ratio[m] = std::max(result.max_tau_ratio[m], max_ratio(diag.sqrt(), tau));
-          auto pair = (diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * G).clamp_min(0).sqrt();  // [B, K, K]
-          auto est = cert.lipschitz.pairwise[static_cast<int64_t>(m)].to(torch::kDouble).unsqueeze(0);
-          auto off = (1 - torch::eye(K, torch::kDouble)).unsqueeze(0).expand_as(pair);
-          result.max_pairwise_ratio[m] = std::max(result.max_pairwise_ratio[m], max_ratio(pair * off, est));
-        }
-      }
-      if (it == options.steps) break;
-      // Margin loss: the best other class minus the predicted one; ascend it.
-      std::vector<torch::Tensor> grads;
-      {
-        torch::AutoGradMode enable(true);
-        auto mask = torch::one_hot(p, K).to(torch::kBool);
-        auto other = logits.masked_fill(mask, -std::numeric_limits<float>::infinity()).amax(1);
-        auto own = logits.gather(1, p.unsqueeze(1)).squeeze(1);
-        grads = torch::autograd::grad({(other - own).sum()}, xa);
-      }
-      auto dir = joint_normalize(grads);
-      std::vector<torch::Tensor> next;
-      for (size_t m = 0; m < M; ++m) next.push_back(delta[m] + per_sample(step, dir[m]) * dir[m]);
-      auto norm = joint_norm(next);
-      auto scale = torch::where(norm > budget, budget / norm.clamp_min(1e-30), torch::ones_like(norm));
-      prev = delta;
-      for (size_t m = 0; m < M; ++m) delta[m] = (next[m] * per_sample(scale, next[m])).detach();
-    }
+      if (options.gradient_check_every > 0 && iteration % options.gradient_check_every == 0)
+        check_gradients(net, iterate, cert, result);
+      previous = deltas;
+      return at::Tensor();
+    };
+    gradient_attack(net, batch, modalities, margin_objective(predicted, net->num_classes()), attack, tally);
   }
-  net->train(was_training);
   result.violation_share =
       result.attacked ? static_cast<double>(result.violations) / static_cast<double>(result.attacked) : 0.0;
   result.min_flip_ratio = kInf;

@@ -1,9 +1,11 @@
 #include "crmt/core/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "crmt/core/atomic_file.h"
 #include "crmt/core/error.h"
 
 namespace crmt {
@@ -11,7 +13,8 @@ namespace crmt {
 namespace {
 
 // The schema: every key a config may set, with its default and (through the default) its type.
-// Method sections only matter when train.method selects that method.
+// This is the core of it; each method registers its own section (CRMT_REGISTER_CONFIG_SECTION in
+// its .cpp), which only matters when train.method selects that method.
 constexpr const char* kDefaults = R"(
 seed: 0
 threads: 0            # 0 = all cores
@@ -44,54 +47,6 @@ train:
   lr_step: 70         # epochs between learning-rate decays
   lr_gamma: 0.1
   eval_batch_size: 500
-crmt:
-  rho: 2.0            # weight of the margin regulariser L1 in step 1
-  l1_floor: 0.00001   # L1 = log(sum + floor): the official code's 1e-5; 0 = the paper's Eq. 12
-  step1: true
-  step2: true
-  step2_epochs: 5
-  step2_lr_scale: 0.03
-  step2_weight_decay: 0.01
-  iterations: 1
-  a_init: 0.1
-  lipschitz_samples: 2000
-adversarial:          # mmat and crmt_at
-  eps: 0.1              # budget: joint l2 radius (mmat); crmt_at clamps the perturbation to [-2 eps, 2 eps]
-  steps: 5              # gradient steps per batch
-  step_scale: 0.2       # step size = step_scale * eps (official CRMT-AT: eps/5)
-  clean_weight: 0.0     # mmat only: loss = w CE(clean) + (1 - w) CE(adversarial)
-mixup:                  # mixup and crmt_mix
-  alpha: 1.0            # lambda ~ Beta(alpha, alpha)
-gb:
-  super_epoch: 1        # epochs between online G-Blend weight estimates
-  train_samples: 1000   # training samples whose loss enters the overfitting estimate
-ogm_ge:
-  alpha: 0.8
-  modulation_start: 0   # first epoch (0-based) with modulation
-  modulation_end: 50    # last epoch (inclusive) with modulation
-  ge: true              # add Gaussian noise with the gradient's own std (GE)
-  coefficient: code     # code: 1 - tanh(alpha * ratio) (paper Eq. 10, current code) | offset: 1 - tanh(alpha * (ratio - 1)) (first release)
-  modulate: conv        # conv: 4-D kernels only (official) | weights: every >= 2-D encoder weight | all
-pmr:
-  alpha: 1.0            # weight of the weaker modality's prototypical cross-entropy
-  momentum: 0.2         # prototype momentum: new = (1 - m) mean + m old
-  modulation_start: 0
-  modulation_end: 70
-  proto_fraction: 0.1   # share of the training batches whose embeddings give the prototypes
-  entropy_weight: 0.0   # mu of the prototype entropy regularizer on the dominant modality (0 = public code)
-  entropy_epochs: 0     # epochs (from 0) during which the entropy regularizer is on
-msefm:
-  sim_weight: 1.0       # MinSim: weight of the mean cosine similarity between the modalities' embeddings
-  memory: false         # ExFMem: features mixed with their sparse reconstruction, in training and at test time
-  memory_size: 256      # atoms in each modality's memory (clean training embeddings)
-  memory_mix: 0.6       # a: feature = a D code + (1 - a) feature (official: 0.6 KS, 0.5 MUSIC/AVE)
-  sparsity: 0.1         # ISTA lambda
-  ista_steps: 50
-ume_mma:
-  unimodal_epochs: 2    # epochs of independent uni-modal training (the uni-modal ensemble)
-  missing_rate: 0.3     # adaptation: probability that a sample loses one modality
-rmtl:
-  unimodal_weight: 1.0  # weight of each modality-specific task (other modalities missing)
 eval:
   eps: 0.5
   pgd_steps: 4
@@ -144,10 +99,52 @@ std::vector<std::string> split_key(const std::string& key) {
   return parts;
 }
 
+std::vector<std::pair<std::string, std::string>>& registered_sections() {
+  static std::vector<std::pair<std::string, std::string>> sections;  // (name, YAML defaults)
+  return sections;
+}
+
+// Core keys first, then the registered sections by name, then the evaluation and output keys.
+YAML::Node build_schema() {
+  YAML::Node core = YAML::Load(kDefaults);
+  YAML::Node schema;
+  for (const auto& kv : core)
+    if (kv.first.as<std::string>() != "eval" && kv.first.as<std::string>() != "output") schema[kv.first] = kv.second;
+  auto sections = registered_sections();
+  std::sort(sections.begin(), sections.end());
+  for (const auto& [name, yaml] : sections) schema[name] = YAML::Load(yaml);
+  schema["eval"] = core["eval"];
+  schema["output"] = core["output"];
+  return schema;
+}
+
 }  // namespace
 
+namespace detail {
+ConfigSectionRegistration::ConfigSectionRegistration(const std::string& name, const std::string& defaults_yaml) {
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(defaults_yaml);
+  } catch (const YAML::Exception& e) {
+    throw Error("config section '" + name + "': its defaults are not valid YAML: " + e.msg);
+  }
+  if (!parsed.IsMap()) throw Error("config section '" + name + "': its defaults must be a mapping");
+  for (const auto& [known, yaml] : registered_sections())
+    if (known == name) throw Error("config section '" + name + "' is registered twice");
+  if (YAML::Load(kDefaults)[name]) throw Error("config section '" + name + "' clashes with a core section");
+  registered_sections().emplace_back(name, defaults_yaml);
+}
+}  // namespace detail
+
+std::vector<std::string> registered_config_sections() {
+  std::vector<std::string> names;
+  for (const auto& kv : registered_sections()) names.push_back(kv.first);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 Config::Config() {
-  schema_ = YAML::Load(kDefaults);
+  schema_ = build_schema();
   root_ = YAML::Clone(schema_);
 }
 
@@ -260,11 +257,6 @@ std::string Config::to_yaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
-void Config::save(const std::string& path) const {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream f(path);
-  if (!f) fail("{}: cannot write the resolved config", path);
-  f << to_yaml();
-}
+void Config::save(const std::string& path) const { write_file_atomically(path, to_yaml()); }
 
 }  // namespace crmt

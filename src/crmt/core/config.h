@@ -43,4 +43,21 @@ class Config {
   YAML::Node schema_;
 };
 
+// The names of the sections that methods registered (for tests and help texts).
+std::vector<std::string> registered_config_sections();
+
+namespace detail {
+struct ConfigSectionRegistration {
+  ConfigSectionRegistration(const std::string& name, const std::string& defaults_yaml);
+};
+}  // namespace detail
+
+#define CRMT_CONFIG_SECTION_CONCAT2(a, b) a##b
+#define CRMT_CONFIG_SECTION_CONCAT(a, b) CRMT_CONFIG_SECTION_CONCAT2(a, b)
+// Adds a section `name` with its defaults (YAML text of a mapping: key: default  # comment) to every
+// Config's schema. Called once per section, from the .cpp of the code that reads it.
+#define CRMT_REGISTER_CONFIG_SECTION(name, defaults_yaml)                                                  \
+  static const ::crmt::detail::ConfigSectionRegistration CRMT_CONFIG_SECTION_CONCAT(config_section_, __LINE__)( \
+      name, defaults_yaml)
+
 }  // namespace crmt

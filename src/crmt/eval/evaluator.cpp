@@ -4,15 +4,23 @@
 
 #include "crmt/core/error.h"
 #include "crmt/core/progress.h"
+#include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {
 
 std::string EvalCase::label() const {
   if (attack.kind == "none") return "clean";
-  if (attack.kind == "missing") return fmt::format("missing {}", modality);
-  if (attack.kind == "mgn") return fmt::format("mgn sigma={:g} on {}", attack.eps, modality);
-  if (attack.kind == "mpm") return fmt::format("mpm p={:g} on {}", attack.eps, modality);
-  return fmt::format("{} eps={:g} on {}", attack.kind, attack.eps, modality);
+  const auto& info = attack_info(attack.kind);
+  if (!info.has_strength()) return fmt::format("{} {}", info.name, modality);
+  return fmt::format("{} {}={:g} on {}", info.name, info.strength, attack.eps, modality);
+}
+
+bool EvalCase::same_as(const EvalCase& other) const {
+  if (attack.kind != other.attack.kind || modality != other.modality) return false;
+  if (attack.kind == "none") return true;
+  const auto& info = attack_info(attack.kind);
+  if (info.has_strength() && attack.eps != other.attack.eps) return false;
+  return !info.iterative || attack.steps == other.attack.steps;
 }
 
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
@@ -20,8 +28,7 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
   if (data.size() == 0) fail("{}: cannot evaluate on an empty split", data.source);
   if (batch_size <= 0) fail("evaluation batch size must be positive, got {}", batch_size);
   build_attack(c.attack);  // rejects a bad spec before any work
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   auto start = std::chrono::steady_clock::now();
   int64_t correct = 0;
   const int64_t steps = (data.size() + batch_size - 1) / batch_size;
@@ -39,7 +46,6 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
     bar.update(s + 1);
   }
   bar.finish();
-  net->train(was_training);
   EvalResult r;
   r.evaluated = c;
   r.samples = data.size();

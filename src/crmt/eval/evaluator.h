@@ -3,17 +3,20 @@
 #include <string>
 #include <vector>
 
-#include "crmt/attacks/attack_factory.h"
+#include "crmt/attacks/attack_registry.h"
 #include "crmt/data/dataset.h"
 #include "crmt/models/multimodal_net.h"
 
 namespace crmt {
 
-// One evaluation: an attack (or none) on a set of modalities ("all" or one name).
+// One evaluation: an attack (or none) on a set of modalities ("all" or one name). Results are keyed
+// by these fields; label() is only for people ("pgd eps=0.5 on audio", words from the registry).
 struct EvalCase {
   AttackSpec attack;
   std::string modality = "all";
   std::string label() const;
+  // Same attack kind, strength (when the attack has one), iterations (when it iterates) and modalities.
+  bool same_as(const EvalCase& other) const;
 };
 
 struct EvalResult {

@@ -6,7 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "crmt/eval/evaluator.h"
-#include "crmt/report/table.h"
+#include "crmt/core/table.h"
 
 namespace crmt {
 

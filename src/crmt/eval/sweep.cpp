@@ -2,11 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "crmt/attacks/attack_factory.h"
-#include "crmt/attacks/gradient_attacks.h"
-#include "crmt/attacks/perturbation.h"
+#include "crmt/attacks/attack_registry.h"
+#include "crmt/attacks/fgm.h"
 #include "crmt/core/error.h"
 #include "crmt/core/progress.h"
+#include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {
 
@@ -23,8 +23,13 @@ Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std:
                    const std::vector<double>& strengths, int64_t batch_size, int pgd_steps, bool show_progress) {
   if (strengths.empty()) fail("a sweep needs at least one strength");
   if (data.size() == 0) fail("{}: cannot sweep an empty split", data.source);
-  if (attack == "missing" || attack == "none") fail("sweep: '{}' has no strength to sweep; use fgm, pgd, mgn, mpm or mea", attack);
-  build_attack(AttackSpec{attack, strengths[0], pgd_steps});  // validates the name
+  if (attack == "none" || !attack_info(attack).has_strength()) {
+    std::vector<std::string> sweepable;
+    for (const auto& a : registered_attacks())
+      if (a.has_strength()) sweepable.push_back(a.name);
+    fail("sweep: '{}' has no strength to sweep; use {}", attack, fmt::join(sweepable, ", "));
+  }
+  build_attack(AttackSpec{attack, strengths[0], pgd_steps});  // validates the strength
   Sweep out;
   out.attack = attack;
   out.strengths = strengths;
@@ -33,8 +38,7 @@ Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std:
   out.samples = data.size();
   std::vector<std::vector<int64_t>> correct(out.targets.size(), std::vector<int64_t>(strengths.size(), 0));
 
-  const bool was_training = net->is_training();
-  net->eval();
+  EvalModeGuard eval(*net);
   const int64_t steps = (data.size() + batch_size - 1) / batch_size;
   ProgressBar bar(fmt::format("{} sweep", attack), steps, show_progress);
   for (int64_t s = 0; s < steps; ++s) {
@@ -43,7 +47,7 @@ Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std:
     for (size_t t = 0; t < out.targets.size(); ++t) {
       auto targets = resolve_targets(batch, {out.targets[t]});
       std::vector<at::Tensor> fgm_direction;
-      if (attack == "fgm") fgm_direction = joint_normalize(input_gradients(net, batch, targets));
+      if (attack == "fgm") fgm_direction = Fgm::direction(net, batch, targets);
       for (size_t e = 0; e < strengths.size(); ++e) {
         if (strengths[e] == 0) {
           correct[t][e] += clean;
@@ -51,11 +55,7 @@ Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std:
         }
         Batch adv = batch;
         if (attack == "fgm") {
-          torch::NoGradGuard no_grad;
-          for (size_t i = 0; i < targets.size(); ++i) {
-            auto m = targets[i];
-            adv.inputs[m] = clamp_to_range(batch.inputs[m] + strengths[e] * fgm_direction[i], net->spec(batch.modalities[m]));
-          }
+          adv = Fgm::apply(net, batch, targets, fgm_direction, strengths[e]);
         } else {
           AttackSpec spec{attack, strengths[e], pgd_steps, static_cast<uint64_t>(s)};
           adv = build_attack(spec)->perturb(net, batch, targets);
@@ -66,7 +66,6 @@ Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std:
     bar.update(s + 1);
   }
   bar.finish();
-  net->train(was_training);
   out.accuracy.assign(out.targets.size(), std::vector<double>(strengths.size(), 0));
   for (size_t t = 0; t < out.targets.size(); ++t)
     for (size_t e = 0; e < strengths.size(); ++e) out.accuracy[t][e] = static_cast<double>(correct[t][e]) / data.size();

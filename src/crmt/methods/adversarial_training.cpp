@@ -8,11 +8,23 @@
 // updated by the attack's forward passes).
 #include "crmt/methods/adversarial_training.h"
 
-#include "crmt/attacks/attack.h"
-#include "crmt/attacks/gradient_attacks.h"
+#include "crmt/attacks/pgd.h"
 #include "crmt/core/error.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+// Section adversarial: mmat and crmt_at
+CRMT_REGISTER_CONFIG_SECTION("adversarial", R"(
+eps: 0.1              # budget: joint l2 radius (mmat); crmt_at clamps the perturbation to [-2 eps, 2 eps]
+steps: 5              # gradient steps per batch
+step_scale: 0.2       # step size = step_scale * eps (official CRMT-AT: eps/5)
+clean_weight: 0.0     # mmat only: loss = w CE(clean) + (1 - w) CE(adversarial)
+)");
+CRMT_REGISTER_METHOD({"mmat", "MMAT: multi-modal adversarial training on joint l2-PGD samples",
+                      [](const Config& c) -> std::unique_ptr<Method> {
+                        return std::make_unique<AdversarialTraining>(AdversarialSettings::from_config(c));
+                      }});
 
 AdversarialSettings AdversarialSettings::from_config(const Config& config) {
   AdversarialSettings s;

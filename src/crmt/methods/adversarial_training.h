@@ -1,6 +1,6 @@
 #pragma once
 #include "crmt/core/config.h"
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
 

@@ -6,9 +6,45 @@
 #include "crmt/core/error.h"
 #include "crmt/methods/crmt_losses.h"
 #include "crmt/models/orthogonal_head.h"
-#include "crmt/train/trainer.h"
+#include "crmt/train/training_context.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_CONFIG_SECTION("crmt", R"(
+rho: 2.0            # weight of the margin regulariser L1 in step 1
+l1_floor: 0.00001   # L1 = log(sum + floor): the official code's 1e-5; 0 = the paper's Eq. 12
+step1: true
+step2: true
+step2_epochs: 5
+step2_lr_scale: 0.03
+step2_weight_decay: 0.01
+iterations: 1
+a_init: 0.1
+lipschitz_samples: 2000
+)");
+// CRMT and its ablations are one method with different settings; the name fixes the switches so
+// that a config cannot silently run e.g. "ojt" with step 2 on.
+CRMT_REGISTER_METHOD({"crmt_jt", "CRMT-JT: orthogonal head, step 1 (CE + rho L1), step 2 (class weights a(m))",
+                      [](const Config& c) -> std::unique_ptr<Method> { return std::make_unique<Crmt>(CrmtSettings::from_config(c)); }});
+CRMT_REGISTER_METHOD({"ojt", "ablation: the orthogonal head alone (rho 0, no step 2)",
+                      [](const Config& c) -> std::unique_ptr<Method> {
+                        auto s = CrmtSettings::from_config(c);
+                        s.rho = 0, s.step2 = false;
+                        return std::make_unique<Crmt>(s);
+                      }});
+CRMT_REGISTER_METHOD({"crmt_step1", "ablation: CRMT step 1 only (no step 2)",
+                      [](const Config& c) -> std::unique_ptr<Method> {
+                        auto s = CrmtSettings::from_config(c);
+                        s.step2 = false;
+                        return std::make_unique<Crmt>(s);
+                      }});
+CRMT_REGISTER_METHOD({"crmt_step2", "ablation: CRMT step 2 only (rho 0)",
+                      [](const Config& c) -> std::unique_ptr<Method> {
+                        auto s = CrmtSettings::from_config(c);
+                        s.rho = 0;
+                        return std::make_unique<Crmt>(s);
+                      }});
 
 CrmtSettings CrmtSettings::from_config(const Config& config) {
   CrmtSettings s;
@@ -46,34 +82,34 @@ StepResult Crmt::loss(MultiModalNet& net, const Batch& batch) {
   return r;
 }
 
-void Crmt::epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {
+void Crmt::epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) {
   if (!s_.step2 || s_.iterations <= 1) return;
-  const int64_t epochs = trainer.config().integer("train.epochs");
+  const int64_t epochs = context.config().integer("train.epochs");
   const int64_t period = std::max<int64_t>(1, epochs / s_.iterations);
   const int64_t round = (epoch + 1) / period;
   if ((epoch + 1) % period == 0 && round < s_.iterations)
-    run_step2(net, trainer, fmt::format("step 2 (iteration {}/{})", round, s_.iterations));
+    run_step2(net, context, fmt::format("step 2 (iteration {}/{})", round, s_.iterations));
 }
 
-bool Crmt::finish(MultiModalNet& net, Trainer& trainer) {
+bool Crmt::finish(MultiModalNet& net, TrainingContext& context) {
   if (!s_.step2) return false;
-  run_step2(net, trainer, "step 2");
+  run_step2(net, context, "step 2");
   return true;
 }
 
-void Crmt::run_step2(MultiModalNet& net, Trainer& trainer, const std::string& label) {
+void Crmt::run_step2(MultiModalNet& net, TrainingContext& context, const std::string& label) {
   auto& h = head(net);
-  const auto& train = trainer.data().train;
+  const auto& train = context.data().train;
   auto lipschitz = estimate_lipschitz(net, train, "empirical", s_.lipschitz_samples);
   auto tau = lipschitz.tau.to(torch::kFloat);  // [M, K]
   std::vector<double> tau_mean;
   for (int64_t m = 0; m < tau.size(0); ++m) tau_mean.push_back(tau[m].mean().item<double>());
-  trainer.log({{"stage", "lipschitz"}, {"kind", lipschitz.kind}, {"samples", lipschitz.samples},
+  context.log({{"stage", "lipschitz"}, {"kind", lipschitz.kind}, {"samples", lipschitz.samples},
                {"tau_mean_per_modality", tau_mean}});
   torch::optim::SGD optimizer(h.class_weight_parameters(),
                               torch::optim::SGDOptions(s_.step2_lr).momentum(s_.step2_momentum).weight_decay(s_.step2_weight_decay));
   // Encoders and W~ are fixed: their outputs are computed without a graph, in eval mode.
-  Trainer::LossFn loss = [&](const Batch& batch) {
+  TrainingContext::LossFn loss = [&](const Batch& batch) {
     ModelOutput out;
     {
       torch::NoGradGuard no_grad;
@@ -91,11 +127,11 @@ void Crmt::run_step2(MultiModalNet& net, Trainer& trainer, const std::string& la
     r.output = out;
     return r;
   };
-  const uint64_t seed = static_cast<uint64_t>(trainer.config().integer("seed"));
+  const uint64_t seed = static_cast<uint64_t>(context.config().integer("seed"));
   for (int64_t e = 0; e < s_.step2_epochs; ++e) {
-    auto stats = trainer.run_epoch(net, train, optimizer, loss, {}, seed * 7919 + 100000 + e,
+    auto stats = context.run_stage(net, optimizer, loss, seed * 7919 + 100000 + e,
                                    fmt::format("{} {}/{}", label, e + 1, s_.step2_epochs), /*train_mode=*/false);
-    trainer.log({{"stage", "step2"}, {"epoch", e + 1}, {"mean_bound", -stats.loss}, {"train_accuracy", stats.accuracy}});
+    context.log({{"stage", "step2"}, {"epoch", e + 1}, {"mean_bound", -stats.loss}, {"train_accuracy", stats.accuracy}});
   }
 }
 

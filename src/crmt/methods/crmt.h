@@ -2,7 +2,7 @@
 #include <string>
 
 #include "crmt/core/config.h"
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
 
@@ -36,11 +36,11 @@ class Crmt : public Method {
   std::string name() const override { return s_.name; }
   void setup(MultiModalNet& net, const MultiModalDataset& train) override;
   StepResult loss(MultiModalNet& net, const Batch& batch) override;
-  void epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) override;
-  bool finish(MultiModalNet& net, Trainer& trainer) override;
+  void epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) override;
+  bool finish(MultiModalNet& net, TrainingContext& context) override;
 
   // Step 2 alone: estimates the Lipschitz constants on the training split and optimizes a(m).
-  void run_step2(MultiModalNet& net, Trainer& trainer, const std::string& label);
+  void run_step2(MultiModalNet& net, TrainingContext& context, const std::string& label);
 
  private:
   OrthogonalHeadImpl& head(MultiModalNet& net) const;

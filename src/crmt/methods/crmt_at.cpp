@@ -9,39 +9,24 @@
 // batch-norm statistics). L1 is crmt's log-space form with the official 1e-5 floor (crmt.l1_floor).
 #include "crmt/methods/crmt_at.h"
 
-#include "crmt/attacks/attack.h"
-#include "crmt/attacks/gradient_attacks.h"
-#include "crmt/attacks/perturbation.h"
-#include "crmt/core/error.h"
+#include "crmt/attacks/pgd.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
 
+CRMT_REGISTER_METHOD({"crmt_at", "CRMT-AT: CRMT step 1 on the official generator's adversarial samples, then step 2",
+                      [](const Config& c) -> std::unique_ptr<Method> {
+                        return std::make_unique<CrmtAt>(CrmtSettings::from_config(c), AdversarialSettings::from_config(c));
+                      }});
+
 Batch CrmtAt::perturb(MultiModalNet& net, const Batch& batch, double eps, int steps, double step) {
-  auto targets = resolve_targets(batch, {});
-  Batch adv = batch;
-  for (int t = 0; t < steps; ++t) {
-    auto grads = input_gradients(net, adv, targets);
-    torch::NoGradGuard no_grad;
-    at::Tensor sq;
-    for (auto& g : grads) {
-      auto s = g.flatten(1).pow(2).sum(1);
-      sq = sq.defined() ? sq + s : s;
-    }
-    auto norm = (sq + 1e-6).sqrt();
-    for (size_t i = 0; i < targets.size(); ++i) {
-      const auto m = targets[i];
-      std::vector<int64_t> shape(grads[i].dim(), 1);
-      shape[0] = grads[i].size(0);
-      auto moved = adv.inputs[m] + step * grads[i] / norm.view(shape);
-      auto delta = (moved - batch.inputs[m]).clamp(-2 * eps, 2 * eps);
-      const ModalitySpec* spec = nullptr;
-      for (const auto& s : net->specs())
-        if (s.name == batch.modalities[m]) spec = &s;
-      auto x = batch.inputs[m] + delta;
-      adv.inputs[m] = spec ? clamp_to_range(x, *spec) : x;
-    }
-  }
-  return adv;
+  PgdSettings official;
+  official.eps = 2 * eps;  // the box's half-width
+  official.steps = steps;
+  official.step_size = step;
+  official.rule = StepRule::stabilized;
+  official.projection = Projection::elementwise_box;
+  return PgdL2(official).perturb(net, batch, resolve_targets(batch, {}));
 }
 
 StepResult CrmtAt::loss(MultiModalNet& net, const Batch& batch) {

@@ -13,8 +13,15 @@
 
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
+#include "crmt/methods/mixup.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_METHOD({"crmt_mix", "CRMT-Mix: CRMT step 1 on mixup samples, then step 2",
+                      [](const Config& c) -> std::unique_ptr<Method> {
+                        return std::make_unique<CrmtMix>(CrmtSettings::from_config(c), mixup_alpha(c));
+                      }});
 
 at::Tensor mixup_margin_regularizer_per_sample(const std::vector<at::Tensor>& scores, const at::Tensor& labels_a,
                                                const at::Tensor& labels_b, double lambda, double floor) {

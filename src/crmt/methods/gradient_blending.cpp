@@ -18,9 +18,17 @@
 
 #include "crmt/core/error.h"
 #include "crmt/models/eval_mode_guard.h"
-#include "crmt/train/trainer.h"
+#include "crmt/train/training_context.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_CONFIG_SECTION("gb", R"(
+super_epoch: 1        # epochs between online G-Blend weight estimates
+train_samples: 1000   # training samples whose loss enters the overfitting estimate
+)");
+CRMT_REGISTER_METHOD({"gb", "Gradient Blending: uni-modal heads weighted by their overfitting-to-generalization ratio",
+                      [](const Config& c) -> std::unique_ptr<Method> { return GradientBlending::from_config(c); }});
 
 std::unique_ptr<GradientBlending> GradientBlending::from_config(const Config& config) {
   const auto super_epoch = config.integer("gb.super_epoch");
@@ -97,9 +105,9 @@ at::Tensor GradientBlending::blend_weights(const at::Tensor& train_before, const
   return raw / z;
 }
 
-void GradientBlending::epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {
-  const auto& data = trainer.data();
-  const int64_t bs = trainer.config().integer("train.eval_batch_size");
+void GradientBlending::epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) {
+  const auto& data = context.data();
+  const int64_t bs = context.config().integer("train.eval_batch_size");
   if (data.val.size() == 0) fail("gb needs a validation split to estimate its blending weights (data.val_fraction > 0)");
   const int64_t n = std::min(train_samples_, data.train.size());
   auto train_loss = head_losses(net, data.train.subset(torch::arange(n, torch::kLong)), bs);
@@ -113,7 +121,7 @@ void GradientBlending::epoch_end(MultiModalNet& net, Trainer& trainer, int64_t e
   if (w.defined()) weights_ = w;
   train_before_ = train_loss, val_before_ = val_loss;
   std::vector<double> wv(weights_.data_ptr<double>(), weights_.data_ptr<double>() + weights_.numel());
-  trainer.log({{"stage", "gb_weights"}, {"epoch", epoch + 1}, {"weights", wv}, {"updated", w.defined()}});
+  context.log({{"stage", "gb_weights"}, {"epoch", epoch + 1}, {"weights", wv}, {"updated", w.defined()}});
 }
 
 void GradientBlending::save(torch::serialize::OutputArchive& archive) const {

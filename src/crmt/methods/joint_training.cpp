@@ -1,6 +1,10 @@
 #include "crmt/methods/joint_training.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_METHOD({"jt", "joint training: cross-entropy of the fused logits",
+                      [](const Config&) -> std::unique_ptr<Method> { return std::make_unique<JointTraining>(); }});
 
 StepResult JointTraining::loss(MultiModalNet& net, const Batch& batch) {
   StepResult r;

@@ -1,5 +1,5 @@
 #pragma once
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
 

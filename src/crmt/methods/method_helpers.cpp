@@ -50,8 +50,7 @@ Batch only_modality(const Batch& batch, size_t keep) {
   std::vector<size_t> drop;
   for (size_t m = 0; m < batch.inputs.size(); ++m)
     if (m != keep) drop.push_back(m);
-  MultiModalNet none{nullptr};
-  return MissingModality().perturb(none, batch, drop);
+  return MissingModality::remove(batch, drop);
 }
 
 Batch drop_per_sample(const Batch& batch, const at::Tensor& drop) {

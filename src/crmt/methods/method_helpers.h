@@ -6,7 +6,7 @@
 
 #include "crmt/core/batch.h"
 #include "crmt/core/model_output.h"
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 #include "crmt/models/multimodal_net.h"
 
 namespace crmt {

@@ -6,14 +6,24 @@
 
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
 
-std::unique_ptr<Mixup> Mixup::from_config(const Config& config) {
+// Section mixup: mixup and crmt_mix
+CRMT_REGISTER_CONFIG_SECTION("mixup", R"(
+alpha: 1.0            # lambda ~ Beta(alpha, alpha)
+)");
+CRMT_REGISTER_METHOD({"mixup", "multi-modal mixup",
+                      [](const Config& c) -> std::unique_ptr<Method> { return Mixup::from_config(c); }});
+
+double mixup_alpha(const Config& config) {
   const double alpha = config.real("mixup.alpha");
   if (alpha < 0) fail("mixup.alpha must be >= 0, got {}", alpha);
-  return std::make_unique<Mixup>(alpha);
+  return alpha;
 }
+
+std::unique_ptr<Mixup> Mixup::from_config(const Config& config) { return std::make_unique<Mixup>(mixup_alpha(config)); }
 
 StepResult Mixup::loss(MultiModalNet& net, const Batch& batch) {
   last_lambda_ = sample_beta(alpha_);

@@ -1,8 +1,11 @@
 #pragma once
 #include "crmt/core/config.h"
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
+
+// mixup.alpha, checked (>= 0); shared by mixup and crmt_mix.
+double mixup_alpha(const Config& config);
 
 // Multi-modal mixup (Zhang et al. 2018 extended to several modalities as in Li et al., ICASSP 2022,
 // "On adversarial robustness of large-scale audio visual learning", and the official CRMT code's

@@ -16,9 +16,21 @@
 #include "crmt/methods/method_helpers.h"
 #include "crmt/models/eval_mode_guard.h"
 #include "crmt/models/feature_memory.h"
-#include "crmt/train/trainer.h"
+#include "crmt/train/training_context.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_CONFIG_SECTION("msefm", R"(
+sim_weight: 1.0       # MinSim: weight of the mean cosine similarity between the modalities' embeddings
+memory: false         # ExFMem: features mixed with their sparse reconstruction, in training and at test time
+memory_size: 256      # atoms in each modality's memory (clean training embeddings)
+memory_mix: 0.6       # a: feature = a D code + (1 - a) feature (official: 0.6 KS, 0.5 MUSIC/AVE)
+sparsity: 0.1         # ISTA lambda
+ista_steps: 50
+)");
+CRMT_REGISTER_METHOD({"msefm", "MSEFM: MinSim loss and the ExFMem feature memory",
+                      [](const Config& c) -> std::unique_ptr<Method> { return std::make_unique<Msefm>(MsefmSettings::from_config(c)); }});
 
 MsefmSettings MsefmSettings::from_config(const Config& config) {
   MsefmSettings s;
@@ -85,8 +97,8 @@ StepResult Msefm::loss(MultiModalNet& net, const Batch& batch) {
   return r;
 }
 
-void Msefm::epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {
-  if (s_.memory) build_memory(net, trainer.data().train);
+void Msefm::epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) {
+  if (s_.memory) build_memory(net, context.data().train);
 }
 
 // The memory itself is a model buffer; the method keeps only how many memories it has drawn.

@@ -1,6 +1,6 @@
 #pragma once
 #include "crmt/core/config.h"
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
 
@@ -27,7 +27,7 @@ class Msefm : public Method {
   std::string name() const override { return "msefm"; }
   void setup(MultiModalNet& net, const MultiModalDataset& train) override;
   StepResult loss(MultiModalNet& net, const Batch& batch) override;
-  void epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) override;
+  void epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) override;
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 

@@ -15,8 +15,20 @@
 
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_CONFIG_SECTION("ogm_ge", R"(
+alpha: 0.8
+modulation_start: 0   # first epoch (0-based) with modulation
+modulation_end: 50    # last epoch (inclusive) with modulation
+ge: true              # add Gaussian noise with the gradient's own std (GE)
+coefficient: code     # code: 1 - tanh(alpha * ratio) (paper Eq. 10, current code) | offset: 1 - tanh(alpha * (ratio - 1)) (first release)
+modulate: conv        # conv: 4-D kernels only (official) | weights: every >= 2-D encoder weight | all
+)");
+CRMT_REGISTER_METHOD({"ogm_ge", "OGM-GE: on-the-fly gradient modulation of the dominant modality, with Gaussian noise",
+                      [](const Config& c) -> std::unique_ptr<Method> { return std::make_unique<OgmGe>(OgmGeSettings::from_config(c)); }});
 
 OgmGeSettings OgmGeSettings::from_config(const Config& config) {
   OgmGeSettings s;

@@ -1,6 +1,6 @@
 #pragma once
 #include "crmt/core/config.h"
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
 
@@ -28,7 +28,7 @@ class OgmGe : public Method {
   void setup(MultiModalNet& net, const MultiModalDataset& train) override;
   StepResult loss(MultiModalNet& net, const Batch& batch) override;
   void before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) override;
-  void epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) override { epoch_ = epoch + 1; }
+  void epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) override { epoch_ = epoch + 1; }
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 

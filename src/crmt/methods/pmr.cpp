@@ -21,9 +21,22 @@
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
 #include "crmt/models/eval_mode_guard.h"
-#include "crmt/train/trainer.h"
+#include "crmt/train/training_context.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_CONFIG_SECTION("pmr", R"(
+alpha: 1.0            # weight of the weaker modality's prototypical cross-entropy
+momentum: 0.2         # prototype momentum: new = (1 - m) mean + m old
+modulation_start: 0
+modulation_end: 70
+proto_fraction: 0.1   # share of the training batches whose embeddings give the prototypes
+entropy_weight: 0.0   # mu of the prototype entropy regularizer on the dominant modality (0 = public code)
+entropy_epochs: 0     # epochs (from 0) during which the entropy regularizer is on
+)");
+CRMT_REGISTER_METHOD({"pmr", "PMR: prototypical modal rebalance",
+                      [](const Config& c) -> std::unique_ptr<Method> { return std::make_unique<Pmr>(PmrSettings::from_config(c)); }});
 
 PmrSettings PmrSettings::from_config(const Config& config) {
   PmrSettings s;
@@ -117,9 +130,9 @@ StepResult Pmr::loss(MultiModalNet& net, const Batch& batch) {
   return r;
 }
 
-void Pmr::epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {
+void Pmr::epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) {
   epoch_ = epoch + 1;
-  update_prototypes(net, trainer.data().train, false);
+  update_prototypes(net, context.data().train, false);
 }
 
 void Pmr::save(torch::serialize::OutputArchive& archive) const {

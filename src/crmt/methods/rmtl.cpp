@@ -9,8 +9,15 @@
 
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_CONFIG_SECTION("rmtl", R"(
+unimodal_weight: 1.0  # weight of each modality-specific task (other modalities missing)
+)");
+CRMT_REGISTER_METHOD({"rmtl", "RMTL: robust multi-task learning over every modality subset",
+                      [](const Config& c) -> std::unique_ptr<Method> { return Rmtl::from_config(c); }});
 
 std::unique_ptr<Rmtl> Rmtl::from_config(const Config& config) {
   const double w = config.real("rmtl.unimodal_weight");

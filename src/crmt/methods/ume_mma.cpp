@@ -10,8 +10,16 @@
 
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
+#include "crmt/train/method_registry.h"
 
 namespace crmt {
+
+CRMT_REGISTER_CONFIG_SECTION("ume_mma", R"(
+unimodal_epochs: 2    # epochs of independent uni-modal training (the uni-modal ensemble)
+missing_rate: 0.3     # adaptation: probability that a sample loses one modality
+)");
+CRMT_REGISTER_METHOD({"ume_mma", "UME-MMA: uni-modal ensemble, then adaptation with missing modalities",
+                      [](const Config& c) -> std::unique_ptr<Method> { return UmeMma::from_config(c); }});
 
 std::unique_ptr<UmeMma> UmeMma::from_config(const Config& config) {
   const auto epochs = config.integer("ume_mma.unimodal_epochs");

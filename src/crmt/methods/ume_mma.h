@@ -1,6 +1,6 @@
 #pragma once
 #include "crmt/core/config.h"
-#include "crmt/methods/method.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
 
@@ -18,7 +18,7 @@ class UmeMma : public Method {
   static std::unique_ptr<UmeMma> from_config(const Config& config);
   std::string name() const override { return "ume_mma"; }
   StepResult loss(MultiModalNet& net, const Batch& batch) override;
-  void epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) override { epoch_ = epoch + 1; }
+  void epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) override { epoch_ = epoch + 1; }
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "crmt/core/atomic_file.h"
 #include "crmt/core/error.h"
 
 namespace crmt {
@@ -32,14 +33,13 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiM
     method->save(state);
     archive.write("method", state);
   }
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-  const std::string tmp = path + ".tmp";
-  try {
-    archive.save_to(tmp);
-  } catch (const c10::Error& e) {
-    fail("{}: cannot write checkpoint: {}", tmp, e.what_without_backtrace());
-  }
-  fs::rename(tmp, path);
+  write_file_atomically(path, [&](std::ostream& out) {
+    try {
+      archive.save_to(out);
+    } catch (const c10::Error& e) {
+      fail("{}: cannot write checkpoint: {}", path, e.what_without_backtrace());
+    }
+  });
 }
 
 namespace {

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "crmt/methods/method.h"
 #include "crmt/models/multimodal_net.h"
+#include "crmt/train/method.h"
 
 namespace crmt {
 
@@ -17,7 +17,7 @@ struct CheckpointInfo {
   double best_val_accuracy = -1;
 };
 
-// Writes atomically: to `path`.tmp, then renamed, so a crash never leaves a half-written file.
+// Writes atomically (write_file_atomically), so a crash never leaves a half-written file.
 void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiModalNet& net,
                      torch::optim::Optimizer* optimizer, const Method* method);
 

@@ -8,17 +8,11 @@
 
 #include "crmt/core/config.h"
 #include "crmt/data/dataset.h"
-#include "crmt/methods/method.h"
 #include "crmt/models/multimodal_net.h"
+#include "crmt/train/method.h"
+#include "crmt/train/training_context.h"
 
 namespace crmt {
-
-struct EpochStats {
-  double loss = 0, accuracy = 0;
-  int64_t samples = 0;
-  double seconds = 0;
-  double samples_per_second() const { return seconds > 0 ? samples / seconds : 0; }
-};
 
 struct TrainResult {
   int64_t epochs = 0;
@@ -30,12 +24,10 @@ struct TrainResult {
 
 // Runs training for every method: SGD with momentum and weight decay, a step learning-rate
 // schedule, validation each epoch keeping the best checkpoint, an atomic checkpoint per epoch,
-// --resume, a progress bar and a JSON-lines log (out_dir/log.jsonl).
-class Trainer {
+// --resume, a progress bar and a JSON-lines log (out_dir/log.jsonl). Methods see it only as their
+// TrainingContext.
+class Trainer : public TrainingContext {
  public:
-  using LossFn = std::function<StepResult(const Batch&)>;
-  using StepHook = std::function<void(const Batch&, const StepResult&)>;
-
   Trainer(Config config, std::string out_dir, std::string architecture);
 
   TrainResult fit(MultiModalNet& net, Method& method, const DataSplits& data, bool resume);
@@ -46,13 +38,18 @@ class Trainer {
                        const LossFn& loss, const StepHook& before_step, uint64_t shuffle_seed,
                        const std::string& label, bool train_mode = true);
 
-  const Config& config() const { return config_; }
-  const DataSplits& data() const;
+  EpochStats run_stage(MultiModalNet& net, torch::optim::Optimizer& optimizer, const LossFn& loss,
+                       uint64_t shuffle_seed, const std::string& label, bool train_mode) override {
+    return run_epoch(net, data().train, optimizer, loss, {}, shuffle_seed, label, train_mode);
+  }
+
+  const Config& config() const override { return config_; }
+  const DataSplits& data() const override;
   // The splits that hooks and extra stages read (fit() sets them; tests may set them directly).
   void set_data(const DataSplits& data) { data_ = &data; }
   const std::string& out_dir() const { return out_dir_; }
   // Appends one record to log.jsonl.
-  void log(const nlohmann::json& record);
+  void log(const nlohmann::json& record) override;
 
  private:
   Config config_;

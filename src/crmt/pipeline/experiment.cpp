@@ -1,4 +1,4 @@
-#include "crmt/train/experiment.h"
+#include "crmt/pipeline/experiment.h"
 
 #include <filesystem>
 #include <fstream>
@@ -7,7 +7,7 @@
 
 #include "crmt/core/runtime.h"
 #include "crmt/data/data_factory.h"
-#include "crmt/methods/method_factory.h"
+#include "crmt/train/method_registry.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/train/checkpoint.h"
 

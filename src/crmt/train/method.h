@@ -1,17 +1,16 @@
 #pragma once
 #include <torch/serialize/archive.h>
 
-#include <functional>
 #include <string>
+#include <vector>
 
 #include "crmt/core/batch.h"
 #include "crmt/core/model_output.h"
 #include "crmt/data/dataset.h"
 #include "crmt/models/multimodal_net.h"
+#include "crmt/train/training_context.h"
 
 namespace crmt {
-
-class Trainer;
 
 // What a method computes for one training batch.
 struct StepResult {
@@ -22,7 +21,8 @@ struct StepResult {
 };
 
 // A training strategy: its loss for a batch plus optional hooks. The Trainer owns the one training
-// loop; a method never iterates over data itself (a second stage asks the Trainer to run one).
+// loop; a method never iterates over data itself (a second stage asks its TrainingContext to run
+// one). Methods register themselves by name (CRMT_REGISTER_METHOD, method_registry.h).
 class Method {
  public:
   virtual ~Method() = default;
@@ -36,11 +36,11 @@ class Method {
   virtual StepResult loss(MultiModalNet& net, const Batch& batch) = 0;
   // After backward, before the optimizer step: gradients may be modulated here.
   virtual void before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) {}
-  // After each epoch of the main stage (0-based epoch); may run extra stages through the trainer.
-  virtual void epoch_end(MultiModalNet& net, Trainer& trainer, int64_t epoch) {}
+  // After each epoch of the main stage (0-based epoch); may run extra stages through the context.
+  virtual void epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) {}
   // After the main epochs, on the best checkpoint's weights: a final stage such as CRMT step 2.
   // Returns true when it changed the model (the trainer then validates and saves it as best).
-  virtual bool finish(MultiModalNet& net, Trainer& trainer) { return false; }
+  virtual bool finish(MultiModalNet& net, TrainingContext& context) { return false; }
   // State that must survive --resume (blending weights, prototypes, ...).
   virtual void save(torch::serialize::OutputArchive& archive) const {}
   virtual void load(torch::serialize::InputArchive& archive) {}
