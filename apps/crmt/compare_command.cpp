@@ -14,13 +14,17 @@ void add_compare_command(CLI::App& app) {
   auto* compare = app.add_subcommand("compare", "train several configs over seeds and tabulate robustness (mean ± std)");
   auto opt = std::make_shared<StudyOptions>();
   auto threads = std::make_shared<int>(0);
-  compare->add_option("--config", opt->configs, "experiment YAML, repeatable")->required()->check(CLI::ExistingFile);
-  compare->add_option("--seeds", opt->seeds, "comma-separated seeds")->delimiter(',');
+  // One value per --config, so that the positional overrides after the last one are not taken as configs.
+  compare->add_option("--config", opt->configs, "experiment YAML, repeatable")
+      ->required()
+      ->allow_extra_args(false)
+      ->check(CLI::ExistingFile);
+  compare->add_option("--seeds", opt->seeds, "comma-separated seeds")->delimiter(',')->allow_extra_args(false);
   compare->add_option("--out", opt->out, "output folder")->capture_default_str();
   compare->add_option("--eps", opt->eps, "l2 budget of FGM/PGD on all modalities")->capture_default_str();
   compare->add_option("--unimodal-eps", opt->unimodal_eps, "l2 budget of FGM/PGD on one modality (paper: 1.0)")
       ->capture_default_str();
-  compare->add_option("--radii", opt->radii, "radii for certified accuracy")->delimiter(',');
+  compare->add_option("--radii", opt->radii, "radii for certified accuracy")->delimiter(',')->allow_extra_args(false);
   compare->add_option("--lipschitz-samples", opt->lipschitz_samples, "samples for the empirical Lipschitz estimate")
       ->capture_default_str();
   compare->add_option("overrides", opt->overrides, "section.key=value applied to every config");
