@@ -9,7 +9,7 @@
 #include "crmt/certify/certificate.h"
 #include "crmt/eval/evaluator.h"
 #include "crmt/eval/sweep.h"
-#include "crmt/train/experiment.h"
+#include "crmt/pipeline/experiment.h"
 
 namespace crmt {
 
