@@ -1,12 +1,10 @@
 #pragma once
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "crmt/data/dataset.h"
-#include "crmt/data/speech_synth.h"
+#include "crmt/data/embedded_synthesis.h"  // EmbeddedRecipe, embedded_class_names, embedded_voices, ...
 
 namespace crmt {
 
@@ -15,27 +13,12 @@ namespace crmt {
 // and an occluding patch; "audio" is the log-mel spectrogram of the spoken class name ("ankle boot"),
 // synthesized with libespeak-ng by one of many voices (train and test voices are disjoint), placed
 // at a random offset in a 0.99 s clip with coloured noise at a random SNR. See docs/dataset.md.
+// This file prepares and loads the cache; embedded_synthesis.h makes the samples and array_store.h
+// holds the on-disk format.
 
 constexpr int kEmbeddedVersion = 1;
 constexpr int64_t kEmbeddedTrainSamples = 60000;
 constexpr int64_t kEmbeddedTestSamples = 10000;
-
-// The ten Fashion-MNIST classes, in label order ("t-shirt", "trouser", ..., "ankle boot").
-const std::vector<std::string>& embedded_class_names();
-
-// How the samples are made; the defaults are the tuned values documented in docs/dataset.md.
-// Recorded in meta.json; a cache made with another recipe is re-prepared by prepare_embedded.
-struct EmbeddedRecipe {
-  int train_utterances_per_class = 40;
-  int test_utterances_per_class = 20;
-  int min_rate = 130, max_rate = 220;    // speaking rate, words per minute
-  int min_pitch = 20, max_pitch = 80;    // eSpeak base pitch, 0-100
-  double min_snr_db = -13, max_snr_db = 2;  // speech-to-noise ratio of each clip
-  double max_noise_color = 1.5;          // noise power spectrum ~ 1/f^beta, beta uniform in [0, this]
-  double gain_db = 6;                    // clip gain uniform in [-gain_db, +gain_db] dB
-  double visual_noise_std = 0.2;         // additive Gaussian pixel noise, pixel values in [0, 1]
-  int visual_occlusion = 10;             // side of a square patch set to 0 at a random place (0: none)
-};
 
 struct EmbeddedPrepareOptions {
   std::string dir = "data/embedded";
@@ -76,13 +59,5 @@ struct EmbeddedOptions {
 // not allowed), of another version or seed, or a data file is missing, truncated or corrupt (the
 // message then asks for `crmt data prepare --force`).
 DataSplits load_embedded(const EmbeddedOptions& opt);
-
-// The voices of a split's utterance bank, utterance k of class c at [c * per_class + k].
-enum class EmbeddedSplit { Train, Test };
-std::vector<SpeechVoice> embedded_voices(EmbeddedSplit split, const EmbeddedRecipe& recipe, uint64_t seed);
-
-// `n` indices (sorted, int64) of `labels` (int64 [N]) chosen at random with seed `seed` such that
-// every class keeps its share of the samples (to within one). n == N returns all indices.
-at::Tensor stratified_indices(const at::Tensor& labels, int64_t n, uint64_t seed);
 
 }  // namespace crmt

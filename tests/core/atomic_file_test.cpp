@@ -1,0 +1,65 @@
+#include "crmt/core/atomic_file.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "crmt/core/error.h"
+#include "test_util.h"
+
+namespace crmt {
+namespace {
+
+namespace fs = std::filesystem;
+using test::error_of;
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Names in `dir` other than the expected files: a left-over temporary would show up here.
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+TEST(AtomicFile, WritesTextBytesAndStreams) {
+  auto dir = test::temp_dir("atomic");
+  write_file_atomically((dir / "a.txt").string(), std::string("hello\n"));
+  EXPECT_EQ(read_all(dir / "a.txt"), "hello\n");
+  const char bytes[4] = {0, 1, '\n', char(0xff)};  // binary: no newline translation, embedded zeros kept
+  write_file_atomically((dir / "b.bin").string(), bytes, sizeof bytes);
+  EXPECT_EQ(read_all(dir / "b.bin"), std::string(bytes, sizeof bytes));
+  write_file_atomically((dir / "sub" / "c.txt").string(), [](std::ostream& out) { out << "x=" << 3; });
+  EXPECT_EQ(read_all(dir / "sub" / "c.txt"), "x=3");  // parent folders are created
+}
+
+TEST(AtomicFile, ReplacesAnExistingFileAndLeavesNoTemporary) {
+  auto dir = test::temp_dir("atomic");
+  const auto path = dir / "f.txt";
+  std::ofstream(path) << "an older and longer content";
+  write_file_atomically(path.string(), std::string("new"));
+  EXPECT_EQ(read_all(path), "new");
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"f.txt"});
+}
+
+TEST(AtomicFile, FailureNamesThePathAndLeavesNoTemporary) {
+  auto dir = test::temp_dir("atomic");
+  std::ofstream(dir / "plain") << "a regular file, not a folder";
+  const auto path = (dir / "plain" / "f.txt").string();
+  auto msg = error_of([&] { write_file_atomically(path, std::string("data")); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"plain"});
+  // A writer that throws leaves neither the file nor its temporary behind.
+  EXPECT_THROW(write_file_atomically((dir / "g.txt").string(), [](std::ostream&) { fail("writer failed"); }), Error);
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"plain"});
+}
+
+}  // namespace
+}  // namespace crmt
