@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-#include "crmt/report/table.h"
+#include "crmt/core/table.h"
 
 namespace crmt {
 
