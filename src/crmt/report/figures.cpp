@@ -4,12 +4,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "crmt/core/atomic_file.h"
 #include "crmt/core/error.h"
 
 namespace crmt {
@@ -53,13 +53,6 @@ int run_shell(const std::string& command, std::string* output) {
 
 std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.10g}", v) : "NaN"; }
 
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path);
-  if (!out) fail("{}: cannot write", path.string());
-  out << text;
-  if (!out) fail("{}: writing failed", path.string());
-}
-
 // The script's opening (PNG terminal, title, labels) and its closing (the same plot again as SVG).
 std::string preamble(const std::string& name, const FigureSize& size, const std::string& title,
                      const std::string& xlabel, const std::string& ylabel) {
@@ -94,9 +87,8 @@ std::string plot_or_no_data(const std::string& clauses) {
 FigureFiles write_figure(const std::string& dir, const FigureFiles& files, const std::string& name,
                          const FigureSize& size, std::string script, const std::string& data) {
   script += svg_pass(name, size);
-  std::filesystem::create_directories(dir);
-  write_file(std::filesystem::path(dir) / files.data(), data.empty() ? "# no data\n" : data);
-  write_file(std::filesystem::path(dir) / files.script(), script);
+  write_file_atomically((std::filesystem::path(dir) / files.data()).string(), data.empty() ? "# no data\n" : data);
+  write_file_atomically((std::filesystem::path(dir) / files.script()).string(), script);
   return files;
 }
 
