@@ -10,7 +10,7 @@
 #include "crmt/certify/lipschitz.h"
 #include "crmt/data/dataset.h"
 #include "crmt/models/multimodal_net.h"
-#include "crmt/report/table.h"
+#include "crmt/core/table.h"
 
 namespace crmt {
 
