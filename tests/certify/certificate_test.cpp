@@ -5,6 +5,7 @@
 #include "crmt/certify/certificate.h"
 #include "crmt/certify/lipschitz.h"
 #include "crmt/core/config.h"
+#include "crmt/core/error.h"
 #include "crmt/data/synthetic.h"
 #include "crmt/models/mlp.h"
 #include "crmt/models/model_factory.h"
@@ -212,6 +213,35 @@ TEST(CertificateEdgeCases, ZeroEtaGivesInfiniteRadius) {
   EXPECT_DOUBLE_EQ(cert.certified_accuracy[1], cert.clean_accuracy);
   auto j = certificate_json(cert);
   EXPECT_EQ(nlohmann::json::parse(j.dump())["mean_radius"], "inf");
+}
+
+TEST(CertificateEta, IsTheHeadsVulnerabilityForEveryModality) {
+  for (const std::string head : {"concat", "orthogonal", "orthogonal_official"}) {
+    auto lm = linear_model(head, 7);
+    auto lip = guaranteed_lipschitz(lm.net);
+    auto eta = vulnerability_indicators(lm.net, lip);
+    ASSERT_EQ(eta.sizes(), (std::vector<int64_t>{2, kClasses, kClasses})) << head;
+    EXPECT_EQ(eta.scalar_type(), torch::kDouble);
+    EXPECT_FALSE(eta.requires_grad());
+    for (int64_t m = 0; m < 2; ++m)
+      EXPECT_TRUE(torch::equal(eta[m], lm.net->head().vulnerability(static_cast<size_t>(m), lip.tau[m], lip.pairwise[m])))
+          << head << " modality " << m;
+    // Theorem 3.3: for a concatenation head eta is the pairwise constant (zero diagonal).
+    if (head == "concat") {
+      EXPECT_TRUE(torch::equal(eta, lip.pairwise));
+    }
+  }
+}
+
+TEST(CertificateEta, MismatchedLipschitzShapesAreErrors) {
+  auto lm = linear_model("concat", 3);
+  auto lip = guaranteed_lipschitz(lm.net);
+  auto bad = lip;
+  bad.pairwise = torch::zeros({2, kClasses - 1, kClasses - 1}, torch::kDouble);
+  EXPECT_NE(test::error_of([&] { vulnerability_indicators(lm.net, bad); }).find("pairwise"), std::string::npos);
+  bad = lip;
+  bad.tau = torch::zeros({3, kClasses}, torch::kDouble);
+  EXPECT_THROW(vulnerability_indicators(lm.net, bad), Error);
 }
 
 }  // namespace

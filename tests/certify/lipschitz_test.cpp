@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "crmt/certify/layer_bounds.h"
 #include "crmt/certify/lipschitz.h"
 #include "crmt/core/config.h"
 #include "crmt/core/error.h"
@@ -145,8 +146,182 @@ TEST(LipschitzResNet, GuaranteedIsNotComputable) {
   std::string why;
   EXPECT_FALSE(guaranteed_lipschitz_supported(net, &why));
   EXPECT_NE(why.find("resnet18"), std::string::npos) << why;
+  // Refused because its residual blocks have no entry in the layer table, all named at once.
+  EXPECT_NE(why.find("layers.0 (BasicBlock)"), std::string::npos) << why;
+  EXPECT_NE(why.find("layers.7 (BasicBlock)"), std::string::npos) << why;
+  EXPECT_EQ(why.find("stem."), std::string::npos) << "the stem's layers are bounded: " << why;
   EXPECT_THROW(guaranteed_lipschitz(net), Error);
   EXPECT_THROW(check_lipschitz_kind("exact"), Error);
+}
+
+TEST(LayerBounds, TwoUnsupportedLayerKindsGiveOneErrorNamingBoth) {
+  MultiModalDataset data;
+  auto net = linear_model("concat", &data);
+  // Modality 0 (7 features, embedding 6): Flatten, Linear, Tanh, Linear, Sigmoid, Linear.
+  auto& mlp = dynamic_cast<MlpImpl&>(net->encoder(0));
+  torch::nn::Sequential body(torch::nn::Flatten(), torch::nn::Linear(7, 6), torch::nn::Tanh(), torch::nn::Linear(6, 6),
+                             torch::nn::Sigmoid(), torch::nn::Linear(6, 6));
+  mlp.body = mlp.replace_module("body", body);
+  net->eval();
+  ASSERT_EQ(net->forward(data.all()).logits.size(1), 4);
+  const std::string message = test::error_of([&] { guaranteed_lipschitz(net); });
+  EXPECT_NE(message.find("layer 2 (Tanh)"), std::string::npos) << message;
+  EXPECT_NE(message.find("layer 4 (Sigmoid)"), std::string::npos) << message;
+  EXPECT_NE(message.find("'linear'"), std::string::npos) << "names the encoder: " << message;
+  EXPECT_EQ(message.find("layer 1 "), std::string::npos) << "Linear is supported: " << message;
+  std::string why;
+  EXPECT_FALSE(guaranteed_lipschitz_supported(net, &why));
+  EXPECT_EQ(why, message);
+}
+
+TEST(LayerBounds, TableKnowsTheBuiltInLayersByExactType) {
+  for (const auto& [module, name] : std::vector<std::pair<std::shared_ptr<torch::nn::Module>, std::string>>{
+           {torch::nn::Linear(3, 2).ptr(), "Linear"},
+           {torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 2, 3)).ptr(), "Conv2d"},
+           {torch::nn::BatchNorm2d(2).ptr(), "BatchNorm2d"},
+           {torch::nn::ReLU().ptr(), "ReLU"},
+           {torch::nn::MaxPool2d(2).ptr(), "MaxPool2d"},
+           {torch::nn::AdaptiveAvgPool2d(1).ptr(), "AdaptiveAvgPool2d"},
+           {torch::nn::Flatten().ptr(), "Flatten"},
+           {torch::nn::Identity().ptr(), "Identity"},
+           {torch::nn::Dropout().ptr(), "Dropout"}}) {
+    const auto* entry = find_layer_bound(*module);
+    ASSERT_NE(entry, nullptr) << name;
+    EXPECT_EQ(entry->name, name);
+    EXPECT_EQ(layer_type_name(*module), name);
+    EXPECT_EQ(entry->shape_only, name == "Flatten" || name == "Identity" || name == "Dropout") << name;
+  }
+  EXPECT_EQ(find_layer_bound(*torch::nn::Tanh()), nullptr);
+  EXPECT_EQ(find_layer_bound(*torch::nn::Sequential()), nullptr);
+  const auto names = supported_layer_names();
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(names.size(), 9u);
+}
+
+// The per-layer chain as the bound was written before the layer table (one dynamic_pointer_cast
+// per type): the table must reproduce its numbers bit for bit.
+struct ReferenceBound {
+  double rest = 1.0;
+  torch::Tensor tail;
+};
+
+ReferenceBound reference_bound(torch::nn::Sequential& body, const ModalitySpec& spec) {
+  namespace nn = torch::nn;
+  torch::NoGradGuard no_grad;
+  std::vector<std::shared_ptr<nn::Module>> layers;
+  std::vector<std::vector<int64_t>> in_shapes;
+  std::vector<int64_t> shape{1};
+  shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
+  auto x = torch::zeros(shape);
+  for (auto& any : *body) {
+    layers.push_back(any.ptr());
+    in_shapes.push_back(x.sizes().vec());
+    x = any.forward(x);
+  }
+  auto shape_only = [](const std::shared_ptr<nn::Module>& l) {
+    return std::dynamic_pointer_cast<nn::FlattenImpl>(l) || std::dynamic_pointer_cast<nn::IdentityImpl>(l) ||
+           std::dynamic_pointer_cast<nn::DropoutImpl>(l);
+  };
+  auto bn_scale = [](nn::BatchNorm2dImpl& bn) {
+    auto scale = (bn.running_var.to(torch::kDouble) + bn.options.eps()).rsqrt();
+    return scale * bn.weight.detach().to(torch::kDouble);
+  };
+  ReferenceBound out;
+  size_t end = layers.size(), t = layers.size();
+  while (t > 0 && shape_only(layers[t - 1])) --t;
+  if (t > 0)
+    if (auto lin = std::dynamic_pointer_cast<nn::LinearImpl>(layers[t - 1])) {
+      out.tail = lin->weight.detach().to(torch::kDouble);
+      end = t - 1;
+    }
+  double product = 1.0;
+  for (size_t i = 0; i < end; ++i) {
+    const auto& layer = layers[i];
+    const auto& in = in_shapes[i];
+    if (shape_only(layer) || std::dynamic_pointer_cast<nn::ReLUImpl>(layer)) continue;
+    if (auto lin = std::dynamic_pointer_cast<nn::LinearImpl>(layer)) {
+      product *= spectral_norm(lin->weight.detach());
+    } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(layer)) {
+      const auto& o = conv->options;
+      auto weight = conv->weight.detach().to(torch::kDouble);
+      if (i + 1 < end)
+        if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(layers[i + 1])) {
+          weight = weight * bn_scale(*bn).view({-1, 1, 1, 1});
+          ++i;
+        }
+      auto pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+      std::vector<int64_t> chw(in.begin() + 1, in.end());
+      std::vector<int64_t> stride(o.stride()->begin(), o.stride()->end());
+      std::vector<int64_t> padding(pad->begin(), pad->end());
+      std::vector<int64_t> dilation(o.dilation()->begin(), o.dilation()->end());
+      const double power = conv2d_operator_norm(weight, chw, stride, padding, dilation, o.groups());
+      const double upper = conv2d_norm_upper_bound(weight, chw, padding, dilation, o.groups());
+      product *= std::min(upper, power * (1.0 + 1e-3));
+    } else if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(layer)) {
+      product *= bn_scale(*bn).abs().max().item<double>();
+    } else if (auto pool = std::dynamic_pointer_cast<nn::MaxPool2dImpl>(layer)) {
+      double overlap = 1.0;
+      for (int a = 0; a < 2; ++a) {
+        const int64_t k = (*pool->options.kernel_size())[a], s = (*pool->options.stride())[a];
+        overlap *= static_cast<double>((k + s - 1) / s);
+      }
+      product *= std::sqrt(overlap);
+    } else if (std::dynamic_pointer_cast<nn::AdaptiveAvgPool2dImpl>(layer)) {
+      product /= std::sqrt(static_cast<double>(in[2] * in[3]));  // output size 1 in these tests
+    } else {
+      ADD_FAILURE() << "reference_bound: unexpected layer " << layer->name();
+    }
+  }
+  out.rest = product;
+  return out;
+}
+
+void expect_bit_identical_to_reference(MultiModalNet& net) {
+  net->eval();
+  auto guar = guaranteed_lipschitz(net);
+  for (size_t m = 0; m < net->num_modalities(); ++m) {
+    torch::nn::Sequential body{nullptr};
+    if (auto* cnn = dynamic_cast<SmallCnnImpl*>(&net->encoder(m))) body = cnn->body;
+    if (auto* mlp = dynamic_cast<MlpImpl*>(&net->encoder(m))) body = mlp->body;
+    ASSERT_TRUE(body) << m;
+    auto ref = reference_bound(body, net->specs()[m]);
+    auto r = unimodal_score_weight(net, m);
+    auto diffs = r.unsqueeze(1) - r.unsqueeze(0);
+    if (ref.tail.defined()) {
+      r = torch::matmul(r, ref.tail);
+      diffs = torch::matmul(diffs, ref.tail);
+    }
+    auto tau = r.norm(2, {1}) * ref.rest;
+    auto pairwise = diffs.norm(2, {2}) * ref.rest;
+    pairwise.fill_diagonal_(0);
+    const auto mi = static_cast<int64_t>(m);
+    EXPECT_TRUE(torch::equal(guar.tau[mi], tau)) << m << "\n" << guar.tau[mi] << "\n" << tau;
+    EXPECT_TRUE(torch::equal(guar.pairwise[mi], pairwise)) << m;
+  }
+}
+
+TEST(LayerBounds, SmallCnnBoundIsBitIdenticalToThePerTypeChain) {
+  torch::manual_seed(4);
+  auto data = test::image_data(8, 3, 2);
+  auto config = Config::load("", {"model.encoder=small_cnn", "model.embed_dim=8"});
+  auto net = build_model(config, data.specs, 3);
+  for (auto& buffer : net->named_buffers())
+    if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
+  for (auto& p : net->named_parameters())
+    if (p.key().find("body.1.weight") != std::string::npos) p.value().data().normal_(1.0, 0.5);
+  expect_bit_identical_to_reference(net);
+}
+
+TEST(LayerBounds, MlpBoundIsBitIdenticalToThePerTypeChain) {
+  torch::manual_seed(5);
+  SyntheticOptions o;
+  o.samples = 10;
+  o.classes = 4;
+  o.dims = {7, 5};
+  auto data = make_synthetic(o);
+  auto config = Config::load("", {"model.encoder=mlp", "model.hidden_dim=9", "model.embed_dim=6"});
+  auto net = build_model(config, data.specs, 4);
+  expect_bit_identical_to_reference(net);
 }
 
 }  // namespace

@@ -72,5 +72,22 @@ TEST(Encoders, ResNetAveragesFramesOverTime) {
   EXPECT_TRUE(torch::allclose(visual.forward(clip), (f0 + f1) / 2, 1e-4, 1e-5));
 }
 
+TEST(ConcatHead, VulnerabilityIsThePairwiseConstantWithZeroDiagonal) {
+  ConcatHeadImpl head({5, 3}, 4);
+  auto tau = torch::rand({4}, torch::kDouble);  // not used by this head
+  auto pairwise = torch::rand({4, 4}, torch::kDouble) + 0.5;
+  const auto before = pairwise.clone();
+  auto eta = head.vulnerability(1, tau, pairwise);
+  ASSERT_EQ(eta.sizes(), (std::vector<int64_t>{4, 4}));
+  EXPECT_EQ(eta.scalar_type(), torch::kDouble);
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t j = 0; j < 4; ++j)
+      EXPECT_EQ(eta[y][j].item<double>(), y == j ? 0.0 : pairwise[y][j].item<double>()) << y << " " << j;
+  EXPECT_TRUE(torch::equal(pairwise, before)) << "the head must not zero the caller's diagonal";
+  EXPECT_THROW(head.vulnerability(0, tau, torch::ones({3, 3}, torch::kDouble)), Error);
+  EXPECT_THROW(head.vulnerability(0, tau, {}), Error);
+  EXPECT_THROW(head.vulnerability(2, tau, pairwise), Error);
+}
+
 }  // namespace
 }  // namespace crmt

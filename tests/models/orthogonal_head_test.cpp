@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "crmt/core/error.h"
+
 namespace crmt {
 namespace {
 
@@ -64,6 +66,36 @@ TEST(OrthogonalHead, OfficialVariantIsUnitButNotOrthogonal) {
   auto gram = torch::matmul(w, w.t());
   EXPECT_GT((gram - torch::eye(4)).abs().max().item<double>(), 1e-2);
   expect_gradient_matches_finite_differences(&centre_normalize_rows);
+}
+
+TEST(OrthogonalHead, VulnerabilityIsTheorem35) {
+  for (bool official : {false, true}) {
+    OrthogonalHeadImpl head({8, 6}, 4, 0.3, official);
+    {
+      torch::NoGradGuard no_grad;
+      head.class_weights(1).copy_(torch::tensor({0.7, -0.3, 1.2, -2.0}));
+    }
+    auto tau = torch::rand({4}, torch::kDouble) + 0.1;
+    auto pairwise = torch::rand({4, 4}, torch::kDouble);  // not used by this head
+    auto eta = head.vulnerability(1, tau, pairwise);
+    ASSERT_EQ(eta.sizes(), (std::vector<int64_t>{4, 4}));
+    EXPECT_EQ(eta.scalar_type(), torch::kDouble);
+    EXPECT_FALSE(eta.requires_grad());
+    auto a = head.class_weights(1).detach().to(torch::kDouble);
+    for (int64_t y = 0; y < 4; ++y)
+      for (int64_t j = 0; j < 4; ++j) {
+        // |a_y| tau_y + |a_j| tau_j, 0 on the diagonal.
+        const double expected = y == j ? 0.0
+                                       : std::abs(a[y].item<double>()) * tau[y].item<double>() +
+                                             std::abs(a[j].item<double>()) * tau[j].item<double>();
+        EXPECT_DOUBLE_EQ(eta[y][j].item<double>(), expected) << official << " " << y << " " << j;
+      }
+    // A float32 tau gives the same numbers as its float64 copy.
+    EXPECT_TRUE(torch::equal(head.vulnerability(0, tau.to(torch::kFloat), {}),
+                             head.vulnerability(0, tau.to(torch::kFloat).to(torch::kDouble), {})));
+    EXPECT_THROW(head.vulnerability(0, torch::ones({3}, torch::kDouble), pairwise), Error);
+    EXPECT_THROW(head.vulnerability(2, tau, pairwise), Error);
+  }
 }
 
 }  // namespace

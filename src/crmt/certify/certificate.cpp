@@ -9,7 +9,6 @@
 
 #include "crmt/core/error.h"
 #include "crmt/models/eval_mode_guard.h"
-#include "crmt/models/orthogonal_head.h"
 
 namespace crmt {
 
@@ -58,21 +57,17 @@ at::Tensor vulnerability_indicators(MultiModalNet& net, const LipschitzEstimate&
   if (!lipschitz.tau.defined() || lipschitz.tau.size(0) != M || lipschitz.tau.size(1) != K)
     fail("Lipschitz estimate has shape [{}] but the model has {} modalities and {} classes",
          lipschitz.tau.defined() ? fmt::format("{}", fmt::join(lipschitz.tau.sizes(), ",")) : "", M, K);
-  const auto kind = net->head().kind();
+  if (lipschitz.pairwise.defined() &&
+      (lipschitz.pairwise.dim() != 3 || lipschitz.pairwise.size(0) != M || lipschitz.pairwise.size(1) != K ||
+       lipschitz.pairwise.size(2) != K))
+    fail("pairwise Lipschitz constants have shape [{}] but the model has {} modalities and {} classes",
+         fmt::format("{}", fmt::join(lipschitz.pairwise.sizes(), ",")), M, K);
   torch::NoGradGuard no_grad;
-  if (kind == "concat") {
-    auto eta = lipschitz.pairwise.to(torch::kDouble).clone();
-    for (int64_t m = 0; m < M; ++m) eta[m].fill_diagonal_(0);
-    return eta;
-  }
-  auto* orthogonal = dynamic_cast<OrthogonalHeadImpl*>(&net->head());
-  if (!orthogonal) fail("certificates need a concat or orthogonal fusion head, got '{}'", kind);
+  // The head knows how each modality enters its margins (Theorem 3.3 / 3.5): ask it per modality.
   auto eta = torch::zeros({M, K, K}, torch::kDouble);
   for (int64_t m = 0; m < M; ++m) {
-    auto a = orthogonal->class_weights(static_cast<size_t>(m)).detach().to(torch::kDouble).abs();
-    auto at = a * lipschitz.tau[m].to(torch::kDouble);  // |a_k| tau_k
-    eta[m] = at.unsqueeze(1) + at.unsqueeze(0);
-    eta[m].fill_diagonal_(0);
+    const auto pairwise = lipschitz.pairwise.defined() ? lipschitz.pairwise[m] : at::Tensor();
+    eta[m].copy_(net->head().vulnerability(static_cast<size_t>(m), lipschitz.tau[m], pairwise));
   }
   return eta;
 }

@@ -18,7 +18,8 @@ namespace crmt {
 // can move the fused margin h_y - h_j per unit of l2 perturbation of x(m).
 //   concat head (Theorem 3.3):     eta = Lipschitz of (W_y(m) - W_j(m)) phi(m) = c_j(m) tau_j(m)
 //   orthogonal head (Theorem 3.5): eta = |a_y(m)| tau_y(m) + |a_j(m)| tau_j(m)
-// Throws crmt::Error for other heads.
+// eta[m] is the head's FusionHeadImpl::vulnerability(m, tau[m], pairwise[m]). Throws crmt::Error
+// when the estimate's shapes do not match the model.
 at::Tensor vulnerability_indicators(MultiModalNet& net, const LipschitzEstimate& lipschitz);
 
 // One sample's certificate. p = prediction; for every j != p the bound

@@ -3,7 +3,10 @@
 #include <torch/torch.h>
 
 #include <limits>
+#include <typeindex>
+#include <utility>
 
+#include "crmt/certify/layer_bounds.h"
 #include "crmt/core/error.h"
 #include "crmt/models/eval_mode_guard.h"
 
@@ -36,19 +39,21 @@ std::shared_ptr<nn::SequentialImpl> encoder_body(EncoderImpl& encoder) {
   return nullptr;
 }
 
-bool shape_only(const std::shared_ptr<torch::nn::Module>& module) {
-  return std::dynamic_pointer_cast<nn::FlattenImpl>(module) || std::dynamic_pointer_cast<nn::IdentityImpl>(module) ||
-         std::dynamic_pointer_cast<nn::DropoutImpl>(module);
+// The leaf layers of `module` (Sequential children expanded), with their dotted paths.
+void collect_layers(torch::nn::Module& module, const std::string& prefix,
+                    std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>& out) {
+  for (const auto& child : module.named_children()) {
+    const std::string path = prefix.empty() ? child.key() : prefix + "." + child.key();
+    if (std::type_index(typeid(*child.value())) == std::type_index(typeid(nn::SequentialImpl)))
+      collect_layers(*child.value(), path, out);
+    else
+      out.emplace_back(path, child.value());
+  }
 }
 
-// Per-channel factor gamma / sqrt(running_var + eps) of an eval-mode batch norm, float64.
-at::Tensor batchnorm_scale(nn::BatchNorm2dImpl& bn) {
-  const auto& o = bn.options;
-  if (!o.track_running_stats()) fail("guaranteed Lipschitz bound: BatchNorm2d without running statistics");
-  auto var = bn.running_var.to(torch::kDouble);
-  auto scale = (var + o.eps()).rsqrt();
-  if (o.affine()) scale = scale * bn.weight.detach().to(torch::kDouble);
-  return scale;
+std::string unsupported_list(const std::vector<std::string>& unsupported) {
+  return fmt::format("{} (bounded layer types: {})", fmt::join(unsupported, ", "),
+                     fmt::join(supported_layer_names(), ", "));
 }
 
 // How a guaranteed bound sees one encoder: the Lipschitz constant of everything before the tail
@@ -58,23 +63,48 @@ struct EncoderBound {
   at::Tensor tail_weight;  // float64 [out, in] or undefined
 };
 
+// An encoder whose forward is its Sequential body is the chain of the body's layers, each bounded
+// by its entry in the layer table (layer_bounds.h). Every layer without an entry is named in one
+// error. Other encoders (ResNet-18) are no chain: refused, naming their layers that have no entry.
 EncoderBound bound_encoder(EncoderImpl& encoder, const ModalitySpec& spec) {
-  if (encoder.kind() == "resnet18")
-    fail("guaranteed Lipschitz bounds are not computable for encoder resnet18 (residual blocks are not "
-         "implemented); use --lipschitz empirical");
   auto body = encoder_body(encoder);
-  if (!body) fail("guaranteed Lipschitz bounds are not computable for encoder '{}' (no Sequential body)", encoder.kind());
+  if (!body) {
+    std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> leaves;
+    collect_layers(encoder, "", leaves);
+    std::vector<std::string> unsupported;
+    for (const auto& [path, layer] : leaves)
+      if (!find_layer_bound(*layer)) unsupported.push_back(fmt::format("{} ({})", path, layer_type_name(*layer)));
+    if (unsupported.empty())
+      fail("guaranteed Lipschitz bounds are not computable for encoder '{}' (no Sequential body); use --lipschitz "
+           "empirical",
+           encoder.kind());
+    fail("guaranteed Lipschitz bounds are not computable for encoder '{}' (no Sequential body); layers without a "
+         "bound: {}; use --lipschitz empirical",
+         encoder.kind(), unsupported_list(unsupported));
+  }
+
+  std::vector<std::shared_ptr<torch::nn::Module>> layers;
+  std::vector<const LayerBound*> bounds;
+  std::vector<std::string> unsupported;
+  for (auto& any : *body) {
+    layers.push_back(any.ptr());
+    bounds.push_back(find_layer_bound(*layers.back()));
+    if (!bounds.back())
+      unsupported.push_back(fmt::format("layer {} ({})", layers.size() - 1, layer_type_name(*layers.back())));
+  }
+  if (!unsupported.empty())
+    fail("guaranteed Lipschitz bounds are not computable for encoder '{}': layers without a bound: {}; use "
+         "--lipschitz empirical",
+         encoder.kind(), unsupported_list(unsupported));
+
   torch::NoGradGuard no_grad;
   EvalModeGuard eval(encoder);
-
   // Input shapes of every layer, from a forward pass of one sample.
-  std::vector<std::shared_ptr<torch::nn::Module>> layers;
   std::vector<std::vector<int64_t>> in_shapes;
   std::vector<int64_t> shape{1};
   shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
   auto x = torch::zeros(shape);
   for (auto& any : *body) {
-    layers.push_back(any.ptr());
     in_shapes.push_back(x.sizes().vec());
     x = any.forward(x);
   }
@@ -83,7 +113,7 @@ EncoderBound bound_encoder(EncoderImpl& encoder, const ModalitySpec& spec) {
   size_t end = layers.size();
   {
     size_t t = layers.size();
-    while (t > 0 && shape_only(layers[t - 1])) --t;
+    while (t > 0 && bounds[t - 1]->shape_only) --t;
     if (t > 0) {
       if (auto lin = std::dynamic_pointer_cast<nn::LinearImpl>(layers[t - 1])) {
         out.tail_weight = lin->weight.detach().to(torch::kDouble);
@@ -92,65 +122,11 @@ EncoderBound bound_encoder(EncoderImpl& encoder, const ModalitySpec& spec) {
     }
   }
   double product = 1.0;
-  for (size_t i = 0; i < end; ++i) {
-    const auto& layer = layers[i];
-    const auto& in = in_shapes[i];
-    if (shape_only(layer) || std::dynamic_pointer_cast<nn::ReLUImpl>(layer)) continue;
-    if (auto lin = std::dynamic_pointer_cast<nn::LinearImpl>(layer)) {
-      product *= spectral_norm(lin->weight.detach());
-    } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(layer)) {
-      const auto& o = conv->options;
-      if (!c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
-        fail("guaranteed Lipschitz bound: only zero-padded Conv2d layers are supported");
-      if (!c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()))
-        fail("guaranteed Lipschitz bound: Conv2d padding 'same'/'valid' is not supported");
-      auto weight = conv->weight.detach().to(torch::kDouble);
-      // A following eval-mode BatchNorm2d is a per-output-channel scale: fold it into the weight
-      // (tighter than multiplying the two norms).
-      if (i + 1 < end) {
-        if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(layers[i + 1])) {
-          weight = weight * batchnorm_scale(*bn).view({-1, 1, 1, 1});
-          ++i;
-        }
-      }
-      auto pad = c10::get<torch::ExpandingArray<2>>(o.padding());
-      std::vector<int64_t> chw(in.begin() + 1, in.end());
-      std::vector<int64_t> stride(o.stride()->begin(), o.stride()->end());
-      std::vector<int64_t> padding(pad->begin(), pad->end());
-      std::vector<int64_t> dilation(o.dilation()->begin(), o.dilation()->end());
-      const double power = conv2d_operator_norm(weight, chw, stride, padding, dilation, o.groups());
-      const double upper = conv2d_norm_upper_bound(weight, chw, padding, dilation, o.groups());
-      // Power iteration converges from below; the FFT bound is rigorous but can be loose on small
-      // grids. A 1e-3 margin on the converged power estimate, capped by the rigorous bound.
-      product *= std::min(upper, power * (1.0 + 1e-3));
-    } else if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(layer)) {
-      product *= batchnorm_scale(*bn).abs().max().item<double>();
-    } else if (auto pool = std::dynamic_pointer_cast<nn::MaxPool2dImpl>(layer)) {
-      const auto& o = pool->options;
-      for (auto d : *o.dilation())
-        if (d != 1) fail("guaranteed Lipschitz bound: dilated MaxPool2d is not supported");
-      // Each input lies in at most ceil(k/s) windows per axis; the max over a window is 1-Lipschitz
-      // from that window's l2 norm, so the layer is sqrt(overlap)-Lipschitz.
-      double overlap = 1.0;
-      for (int a = 0; a < 2; ++a) {
-        const int64_t k = (*o.kernel_size())[a], s = (*o.stride())[a];
-        overlap *= static_cast<double>((k + s - 1) / s);
-      }
-      product *= std::sqrt(overlap);
-    } else if (auto avg = std::dynamic_pointer_cast<nn::AdaptiveAvgPool2dImpl>(layer)) {
-      const auto out_size = avg->options.output_size();
-      const int64_t h = in[2], w = in[3];
-      std::vector<int64_t> os;
-      for (int a = 0; a < 2; ++a) os.push_back((*out_size)[a].has_value() ? *(*out_size)[a] : in[2 + a]);
-      if (h % os[0] != 0 || w % os[1] != 0)
-        fail("guaranteed Lipschitz bound: AdaptiveAvgPool2d with overlapping windows ({}x{} -> {}x{}) is not supported",
-             h, w, os[0], os[1]);
-      // Disjoint windows of n positions: each output is a mean, a row of norm 1/sqrt(n).
-      product /= std::sqrt(static_cast<double>((h / os[0]) * (w / os[1])));
-    } else {
-      fail("guaranteed Lipschitz bound: layer {} ({}) of encoder '{}' is not supported", i, layer->name(),
-           encoder.kind());
-    }
+  for (size_t i = 0; i < end;) {
+    const auto f = bounds[i]->bound(LayerSite{layers, in_shapes, i, end});
+    product *= f.numerator;
+    product /= f.denominator;
+    i += std::max<size_t>(1, f.layers);
   }
   out.lipschitz_rest = product;
   return out;

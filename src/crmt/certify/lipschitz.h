@@ -50,11 +50,12 @@ at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor
 LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDataset& data, int64_t max_samples = 0,
                                       int64_t batch_size = 64);
 
-// (b) A guaranteed upper bound: products of per-layer operator norms of each encoder (Linear, Conv2d
-// with a following BatchNorm folded in, eval-mode BatchNorm, ReLU, max/average pooling, Flatten).
+// (b) A guaranteed upper bound: products of per-layer operator norms of each encoder's Sequential
+// body, one entry per layer type in the table of layer_bounds.h (Linear, Conv2d with a following
+// BatchNorm folded in, eval-mode BatchNorm, ReLU, max/average pooling, Flatten, Identity, Dropout).
 // When the encoder ends with a Linear layer A the score rows use ||r^T A||_2 * L(rest), which is
-// exact for a linear encoder. Throws crmt::Error for encoders it cannot bound (ResNet-18's residual
-// blocks, unknown layers).
+// exact for a linear encoder. Throws crmt::Error for encoders it cannot bound, naming every layer
+// without a table entry at once (type and position), e.g. ResNet-18's residual blocks.
 LipschitzEstimate guaranteed_lipschitz(MultiModalNet& net);
 // Whether guaranteed_lipschitz can bound every encoder of `net`; `why` gets the reason if not.
 bool guaranteed_lipschitz_supported(MultiModalNet& net, std::string* why = nullptr);

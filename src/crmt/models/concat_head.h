@@ -13,6 +13,9 @@ class ConcatHeadImpl : public FusionHeadImpl {
   Output forward(const std::vector<torch::Tensor>& embeddings) override;
   torch::Tensor modality_weight(size_t m) override;
   torch::Tensor bias() override { return fc->bias; }
+  // Theorem 3.3: modality m enters h_y - h_j as s_y(m) - s_j(m), so eta(m) = `pairwise` (a copy,
+  // diagonal zeroed); `tau` is not needed.
+  torch::Tensor vulnerability(size_t m, const torch::Tensor& tau, const torch::Tensor& pairwise) override;
   std::string kind() const override { return "concat"; }
   int64_t num_classes() const override { return num_classes_; }
 

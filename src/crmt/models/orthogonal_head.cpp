@@ -41,6 +41,19 @@ torch::Tensor OrthogonalHeadImpl::normalized_weight(size_t m) {
 
 torch::Tensor OrthogonalHeadImpl::modality_weight(size_t m) { return a_.at(m).unsqueeze(1) * normalized_weight(m); }
 
+torch::Tensor OrthogonalHeadImpl::vulnerability(size_t m, const torch::Tensor& tau, const torch::Tensor& /*pairwise*/) {
+  if (m >= a_.size()) fail("orthogonal head has {} modalities, asked for modality {}", a_.size(), m);
+  if (!tau.defined() || tau.dim() != 1 || tau.size(0) != num_classes_)
+    fail("orthogonal head vulnerability needs Lipschitz constants tau of shape [{}], got [{}]", num_classes_,
+         tau.defined() ? fmt::format("{}", fmt::join(tau.sizes(), ",")) : "");
+  torch::NoGradGuard no_grad;
+  auto a = a_[m].detach().to(torch::kDouble).abs();
+  auto at = a * tau.to(torch::kDouble);  // |a_k| tau_k
+  auto eta = at.unsqueeze(1) + at.unsqueeze(0);
+  eta.fill_diagonal_(0);
+  return eta;
+}
+
 std::vector<torch::Tensor> OrthogonalHeadImpl::classifier_parameters() {
   auto params = v_;
   params.push_back(bias_);

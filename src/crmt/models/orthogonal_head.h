@@ -21,6 +21,9 @@ class OrthogonalHeadImpl : public FusionHeadImpl {
   Output forward(const std::vector<torch::Tensor>& embeddings) override;
   torch::Tensor modality_weight(size_t m) override;  // diag(a(m)) W~(m)
   torch::Tensor bias() override { return bias_; }
+  // Theorem 3.5: modality m enters h_y - h_j as a_y(m) s_y(m) - a_j(m) s_j(m), so
+  // eta(m)[y][j] = |a_y(m)| tau_y + |a_j(m)| tau_j (diagonal 0); `pairwise` is not needed.
+  torch::Tensor vulnerability(size_t m, const torch::Tensor& tau, const torch::Tensor& pairwise) override;
   std::string kind() const override { return official_variant_ ? "orthogonal_official" : "orthogonal"; }
   int64_t num_classes() const override { return num_classes_; }
 
