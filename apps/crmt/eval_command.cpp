@@ -26,9 +26,9 @@ void add_eval_command(CLI::App& app) {
   eval->add_option("--checkpoint", opt->checkpoint, "a checkpoint written by crmt train (best.pt)")->required();
   eval->add_option("--attack", opt->attack, attack_choices())->capture_default_str();
   eval->add_option("--modality", opt->modality, "all or a modality name")->capture_default_str();
-  eval->add_option("--eps", opt->eps, "the attack's strength: l2 budget (fgm, pgd, mea), sigma (mgn) or share p (mpm)")
+  eval->add_option("--eps", opt->eps, "the attack's strength: " + attack_strengths())->capture_default_str();
+  eval->add_option("--steps", opt->steps, fmt::format("iterations of {}", fmt::join(iterative_attacks(), ", ")))
       ->capture_default_str();
-  eval->add_option("--steps", opt->steps, "iterations of pgd and mea")->capture_default_str();
   eval->add_flag("--suite", opt->suite, "run the paper's table: clean, FGM/PGD on all and each modality, missing each");
   eval->add_option("--sweep", opt->sweep, "accuracy against strength for an attack with one, on all and each modality");
   eval->add_option("--strengths", opt->strengths, "comma-separated strengths for --sweep")->delimiter(',');

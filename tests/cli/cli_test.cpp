@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crmt/attacks/attack_registry.h"
 #include "test_util.h"
 
 namespace crmt {
@@ -56,13 +57,20 @@ TEST(Cli, CheckpointOfAnotherArchitectureIsRefusedOnResume) {
   EXPECT_NE(r.output.find("different architecture"), std::string::npos) << r.output;
 }
 
+TEST(Cli, EvalHelpListsEveryRegisteredAttack) {
+  auto help = test::run_cli("eval --help");
+  ASSERT_EQ(help.exit_code, 0) << help.output;
+  for (const auto& name : known_attacks()) EXPECT_NE(help.output.find(name), std::string::npos) << name;
+}
+
 TEST(Cli, CompareTabulatesSeedsAndReusesFinishedRuns) {
   namespace fs = std::filesystem;
   auto dir = test::temp_dir("compare");
   std::ofstream(dir / "jt.yaml") << "data:\n  name: synthetic\nmodel:\n  encoder: mlp\n  embed_dim: 16\n  hidden_dim: 32\n"
                                     "train:\n  epochs: 1\n  lr: 0.05\noutput:\n  progress: false\n";
-  const auto args = "compare --config " + (dir / "jt.yaml").string() + " --seeds 0,1 --lipschitz-samples 50 --threads 1 --out " +
-                    (dir / "out").string();
+  // An override right after --config (as in docs/results.md) is an override, not a second config.
+  const auto args = "compare --config " + (dir / "jt.yaml").string() + " train.batch_size=32 --seeds 0,1 --lipschitz-samples 50 " +
+                    "--threads 1 --out " + (dir / "out").string();
   auto first = test::run_cli(args);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_EQ(first.output.find("reusing"), std::string::npos) << first.output;

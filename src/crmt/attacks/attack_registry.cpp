@@ -32,6 +32,27 @@ std::vector<std::string> known_attacks() {
 
 std::string attack_choices() { return fmt::format("none | {}", fmt::join(known_attacks(), " | ")); }
 
+std::string attack_strengths() {
+  std::vector<std::string> words;  // in order of first appearance
+  for (const auto& a : registry())
+    if (a.has_strength() && std::find(words.begin(), words.end(), a.strength) == words.end()) words.push_back(a.strength);
+  std::vector<std::string> parts;
+  for (const auto& w : words) {
+    std::vector<std::string> names;
+    for (const auto& a : registry())
+      if (a.strength == w) names.push_back(a.name);
+    parts.push_back(fmt::format("{} ({})", w, fmt::join(names, ", ")));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::vector<std::string> iterative_attacks() {
+  std::vector<std::string> names;
+  for (const auto& a : registry())
+    if (a.iterative) names.push_back(a.name);
+  return names;
+}
+
 const AttackInfo& attack_info(const std::string& name) {
   for (const auto& a : registry())
     if (a.name == name) return a;

@@ -35,8 +35,11 @@ const std::vector<AttackInfo>& registered_attacks();
 std::vector<std::string> known_attacks();
 // The attack called `name`; throws crmt::Error listing the known ones.
 const AttackInfo& attack_info(const std::string& name);
-// "none | fgm | pgd | ...": for help texts.
+// For help texts, from the registry: "none | fgm | pgd | ...", "eps (fgm, mea, pgd), sigma (mgn), p (mpm)"
+// and the attacks whose steps matter.
 std::string attack_choices();
+std::string attack_strengths();
+std::vector<std::string> iterative_attacks();
 
 // nullptr for "none" (and "clean"); throws crmt::Error on an unknown kind or a negative strength.
 std::unique_ptr<Attack> build_attack(const AttackSpec& spec);

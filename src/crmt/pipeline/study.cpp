@@ -54,8 +54,9 @@ void complete_record(RunRecord& record, MultiModalNet& net, const DataSplits& da
                      const StudyOptions& opt) {
   const auto start = Clock::now();
   record.modalities = data.test.modality_names();
+  record.pgd_steps = static_cast<int>(config.integer("eval.pgd_steps"));
   const int64_t batch_size = config.integer("train.eval_batch_size");
-  for (const auto& c : study_suite(record.modalities, opt, static_cast<int>(config.integer("eval.pgd_steps"))))
+  for (const auto& c : study_suite(record.modalities, opt, record.pgd_steps))
     if (!record.accuracy(c)) record.evaluations.push_back({c, evaluate(net, data.test, c, batch_size, opt.progress).accuracy});
   bool certified = record.lipschitz_samples == opt.lipschitz_samples;
   for (double r : opt.radii) certified = certified && record.certified_accuracy(r).has_value();
@@ -77,7 +78,7 @@ void complete_record(RunRecord& record, MultiModalNet& net, const DataSplits& da
 // Whether the record lacks an evaluation of the table (or has certificates from another number of
 // Lipschitz samples).
 bool incomplete(const RunRecord& record, const StudyOptions& opt) {
-  for (const auto& c : study_suite(record.modalities, opt, 1))
+  for (const auto& c : study_suite(record.modalities, opt, record.pgd_steps))
     if (!record.accuracy(c)) return true;
   for (double r : opt.radii)
     if (!record.certified_accuracy(r)) return true;
@@ -160,6 +161,12 @@ std::optional<double> RunRecord::accuracy(const EvalCase& c) const {
   return std::nullopt;
 }
 
+std::optional<double> RunRecord::suite_accuracy(const EvalCase& column) const {
+  auto own = column;
+  own.attack.steps = pgd_steps;
+  return accuracy(own);
+}
+
 std::optional<double> RunRecord::certified_accuracy(double radius) const {
   for (const auto& c : certified)
     if (c.radius == radius) return c.accuracy;
@@ -183,6 +190,7 @@ nlohmann::json record_to_json(const RunRecord& r) {
           {"seed", r.seed},
           {"config_yaml", r.config_yaml},
           {"modalities", r.modalities},
+          {"pgd_steps", r.pgd_steps},
           {"evaluations", evaluations},
           {"certified", certified},
           {"lipschitz_samples", r.lipschitz_samples},
@@ -199,6 +207,7 @@ RunRecord record_from_json(const nlohmann::json& j, const std::string& origin) {
     r.seed = j.at("seed").get<int64_t>();
     r.config_yaml = j.at("config_yaml").get<std::string>();
     r.modalities = j.at("modalities").get<std::vector<std::string>>();
+    r.pgd_steps = j.at("pgd_steps").get<int>();
     for (const auto& e : j.at("evaluations")) r.evaluations.push_back({case_from_json(e), e.at("accuracy").get<double>()});
     for (const auto& c : j.at("certified")) r.certified.push_back({c.at("radius").get<double>(), c.at("accuracy").get<double>()});
     r.lipschitz_samples = j.at("lipschitz_samples").get<int64_t>();
@@ -246,7 +255,7 @@ Table study_table(const std::vector<std::vector<RunRecord>>& records, const Stud
     for (const auto& c : columns) {
       std::vector<double> values;
       for (const auto& r : runs)
-        if (auto a = r.accuracy(c)) values.push_back(*a);
+        if (auto a = r.suite_accuracy(c)) values.push_back(*a);
       row.push_back(cell(values));
     }
     if (!unimodal)

@@ -45,6 +45,7 @@ struct RunRecord {
   int64_t seed = 0;
   std::string config_yaml;  // the resolved config: a rerun reuses the record only for the same one
   std::vector<std::string> modalities;
+  int pgd_steps = 4;  // eval.pgd_steps of the config: the iterations of its suite's attacks
   std::vector<RecordedAccuracy> evaluations;
   std::vector<RecordedCertificate> certified;
   int64_t lipschitz_samples = -1;  // -1: no certificate yet
@@ -52,6 +53,8 @@ struct RunRecord {
   double minutes = 0;              // training plus evaluation
 
   std::optional<double> accuracy(const EvalCase& c) const;
+  // The accuracy of a suite column (attack, strength, modality) at this run's own pgd_steps.
+  std::optional<double> suite_accuracy(const EvalCase& column) const;
   std::optional<double> certified_accuracy(double radius) const;
 };
 
