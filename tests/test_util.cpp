@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -68,6 +70,13 @@ MultiModalNet train_on(const Config& config, const DataSplits& data) {
   trainer.fit(net, jt, data, false);
   net->eval();
   return net;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::string error_of(const std::function<void()>& f) {

@@ -24,6 +24,9 @@ MultiModalNet train_on(const Config& config, const DataSplits& data);
 // its class's prototype (fixed across calls) plus Gaussian noise of std `noise`; classes "c0", ...
 MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise = 0.5);
 
+// The bytes of a file ("" when it cannot be read).
+std::string read_file(const std::filesystem::path& path);
+
 // The message of the crmt::Error that `f` throws, or "" when it throws none.
 std::string error_of(const std::function<void()>& f);
 

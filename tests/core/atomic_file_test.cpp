@@ -15,13 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::error_of;
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Names in `dir` other than the expected files: a left-over temporary would show up here.
 std::vector<std::string> entries(const fs::path& dir) {
   std::vector<std::string> names;
@@ -32,12 +25,12 @@ std::vector<std::string> entries(const fs::path& dir) {
 TEST(AtomicFile, WritesTextBytesAndStreams) {
   auto dir = test::temp_dir("atomic");
   write_file_atomically((dir / "a.txt").string(), std::string("hello\n"));
-  EXPECT_EQ(read_all(dir / "a.txt"), "hello\n");
+  EXPECT_EQ(test::read_file(dir / "a.txt"), "hello\n");
   const char bytes[4] = {0, 1, '\n', char(0xff)};  // binary: no newline translation, embedded zeros kept
   write_file_atomically((dir / "b.bin").string(), bytes, sizeof bytes);
-  EXPECT_EQ(read_all(dir / "b.bin"), std::string(bytes, sizeof bytes));
+  EXPECT_EQ(test::read_file(dir / "b.bin"), std::string(bytes, sizeof bytes));
   write_file_atomically((dir / "sub" / "c.txt").string(), [](std::ostream& out) { out << "x=" << 3; });
-  EXPECT_EQ(read_all(dir / "sub" / "c.txt"), "x=3");  // parent folders are created
+  EXPECT_EQ(test::read_file(dir / "sub" / "c.txt"), "x=3");  // parent folders are created
 }
 
 TEST(AtomicFile, ReplacesAnExistingFileAndLeavesNoTemporary) {
@@ -45,7 +38,7 @@ TEST(AtomicFile, ReplacesAnExistingFileAndLeavesNoTemporary) {
   const auto path = dir / "f.txt";
   std::ofstream(path) << "an older and longer content";
   write_file_atomically(path.string(), std::string("new"));
-  EXPECT_EQ(read_all(path), "new");
+  EXPECT_EQ(test::read_file(path), "new");
   EXPECT_EQ(entries(dir), std::vector<std::string>{"f.txt"});
 }
 

@@ -65,3 +65,21 @@ TEST(Config, ResolvedYamlRoundTrips) {
 
 }  // namespace
 }  // namespace crmt
+
+namespace crmt {
+namespace {
+
+TEST(Config, MethodSectionsComeFromTheirOwnRegistrations) {
+  const auto sections = registered_config_sections();
+  const Config config;
+  for (const std::string name : {"adversarial", "crmt", "gb", "mixup", "msefm", "ogm_ge", "pmr", "rmtl", "ume_mma"}) {
+    EXPECT_NE(std::find(sections.begin(), sections.end(), name), sections.end()) << name;
+    EXPECT_TRUE(config.has(name)) << name;
+  }
+  EXPECT_DOUBLE_EQ(config.real("crmt.rho"), 2.0);
+  EXPECT_NE(test::error_of([] { Config::load("", {"crmt.rhoo=1"}); }).find("crmt.rhoo"), std::string::npos);
+  EXPECT_NE(test::error_of([] { Config::load("", {"mixup.alpha=often"}); }).find("mixup.alpha"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace crmt

@@ -18,13 +18,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using test::error_of;
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(ArrayStore, CrcIsZlibsCrc32) {
   const std::string check = "123456789";  // the CRC-32 check value of this string is 0xCBF43926
   EXPECT_EQ(crc_of(check.data(), check.size()), 0xCBF43926u);
@@ -35,7 +28,7 @@ TEST(ArrayStore, SavedFileIsTheRawElementsAndTheEntryDescribesIt) {
   auto dir = test::temp_dir("store");
   auto t = torch::tensor({1, -2, 300}, torch::kLong).reshape({3, 1});
   ArrayFile f = save_array(dir.string(), "x.i64", "train", "labels", t);
-  EXPECT_EQ(read_all(dir / "x.i64"), std::string(static_cast<const char*>(t.data_ptr()), 24));
+  EXPECT_EQ(test::read_file(dir / "x.i64"), std::string(static_cast<const char*>(t.data_ptr()), 24));
   EXPECT_EQ(f.bytes, 24u);
   EXPECT_EQ(f.crc, crc_of(t.data_ptr(), 24));
   // The manifest entry, field for field as caches on disk have it.
@@ -141,7 +134,7 @@ TEST(ArrayStore, ManifestIsIndentedJsonEndingInANewline) {
   const auto path = (dir / "meta.json").string();
   json manifest{{"format", "x"}, {"files", json::array({{{"name", "a"}}})}};
   write_manifest(path, manifest);
-  EXPECT_EQ(read_all(path), manifest.dump(2) + "\n");
+  EXPECT_EQ(test::read_file(path), manifest.dump(2) + "\n");
   json back;
   std::string why;
   ASSERT_TRUE(read_manifest(path, back, &why)) << why;

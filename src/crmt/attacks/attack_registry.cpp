@@ -3,32 +3,21 @@
 #include <algorithm>
 
 #include "crmt/core/error.h"
+#include "crmt/core/registry.h"
 
 namespace crmt {
 
 namespace {
-// Function-local, so registrations from other translation units' static initialisers find it built.
-std::vector<AttackInfo>& registry() {
-  static std::vector<AttackInfo> attacks;
-  return attacks;
-}
+const std::vector<AttackInfo>& registry() { return Registry<AttackInfo>::instance().entries(); }
 }  // namespace
 
 detail::AttackRegistration::AttackRegistration(AttackInfo info) {
-  auto& all = registry();
-  auto same = [&](const AttackInfo& a) { return a.name == info.name; };
-  if (std::any_of(all.begin(), all.end(), same)) throw Error("attack '" + info.name + "' is registered twice");
-  all.push_back(std::move(info));
-  std::sort(all.begin(), all.end(), [](const AttackInfo& a, const AttackInfo& b) { return a.name < b.name; });
+  Registry<AttackInfo>::instance().add(std::move(info), "attack");
 }
 
 const std::vector<AttackInfo>& registered_attacks() { return registry(); }
 
-std::vector<std::string> known_attacks() {
-  std::vector<std::string> names;
-  for (const auto& a : registry()) names.push_back(a.name);
-  return names;
-}
+std::vector<std::string> known_attacks() { return Registry<AttackInfo>::instance().names(); }
 
 std::string attack_choices() { return fmt::format("none | {}", fmt::join(known_attacks(), " | ")); }
 
@@ -54,8 +43,7 @@ std::vector<std::string> iterative_attacks() {
 }
 
 const AttackInfo& attack_info(const std::string& name) {
-  for (const auto& a : registry())
-    if (a.name == name) return a;
+  if (const auto* info = Registry<AttackInfo>::instance().find(name)) return *info;
   fail("unknown attack '{}': use none, {}", name, fmt::join(known_attacks(), ", "));
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "crmt/attacks/attack.h"
+#include "crmt/core/registry.h"
 
 namespace crmt {
 
@@ -50,11 +51,9 @@ struct AttackRegistration {
 };
 }  // namespace detail
 
-#define CRMT_REGISTER_ATTACK_CONCAT2(a, b) a##b
-#define CRMT_REGISTER_ATTACK_CONCAT(a, b) CRMT_REGISTER_ATTACK_CONCAT2(a, b)
 // CRMT_REGISTER_ATTACK({"name", "eps", "help", [](const AttackSpec& s) { return ...; }});
-#define CRMT_REGISTER_ATTACK(...)                                                                  \
-  static const ::crmt::detail::AttackRegistration CRMT_REGISTER_ATTACK_CONCAT(attack_registration_, \
-                                                                              __LINE__)(::crmt::AttackInfo __VA_ARGS__)
+#define CRMT_REGISTER_ATTACK(...)                                                               \
+  static const ::crmt::detail::AttackRegistration CRMT_REGISTRY_UNIQUE_NAME(attack_registration_)( \
+      ::crmt::AttackInfo __VA_ARGS__)
 
 }  // namespace crmt

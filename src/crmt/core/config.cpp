@@ -99,10 +99,10 @@ std::vector<std::string> split_key(const std::string& key) {
   return parts;
 }
 
-std::vector<std::pair<std::string, std::string>>& registered_sections() {
-  static std::vector<std::pair<std::string, std::string>> sections;  // (name, YAML defaults)
-  return sections;
-}
+// A method's config section: its name and the YAML text of its defaults.
+struct ConfigSection {
+  std::string name, defaults;
+};
 
 // Core keys first, then the registered sections by name, then the evaluation and output keys.
 YAML::Node build_schema() {
@@ -110,9 +110,8 @@ YAML::Node build_schema() {
   YAML::Node schema;
   for (const auto& kv : core)
     if (kv.first.as<std::string>() != "eval" && kv.first.as<std::string>() != "output") schema[kv.first] = kv.second;
-  auto sections = registered_sections();
-  std::sort(sections.begin(), sections.end());
-  for (const auto& [name, yaml] : sections) schema[name] = YAML::Load(yaml);
+  for (const auto& section : Registry<ConfigSection>::instance().entries())
+    schema[section.name] = YAML::Load(section.defaults);
   schema["eval"] = core["eval"];
   schema["output"] = core["output"];
   return schema;
@@ -129,19 +128,12 @@ ConfigSectionRegistration::ConfigSectionRegistration(const std::string& name, co
     throw Error("config section '" + name + "': its defaults are not valid YAML: " + e.msg);
   }
   if (!parsed.IsMap()) throw Error("config section '" + name + "': its defaults must be a mapping");
-  for (const auto& [known, yaml] : registered_sections())
-    if (known == name) throw Error("config section '" + name + "' is registered twice");
   if (YAML::Load(kDefaults)[name]) throw Error("config section '" + name + "' clashes with a core section");
-  registered_sections().emplace_back(name, defaults_yaml);
+  Registry<ConfigSection>::instance().add({name, defaults_yaml}, "config section");
 }
 }  // namespace detail
 
-std::vector<std::string> registered_config_sections() {
-  std::vector<std::string> names;
-  for (const auto& kv : registered_sections()) names.push_back(kv.first);
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> registered_config_sections() { return Registry<ConfigSection>::instance().names(); }
 
 Config::Config() {
   schema_ = build_schema();

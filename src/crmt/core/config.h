@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "crmt/core/registry.h"
+
 namespace crmt {
 
 // An experiment's settings: a tree of defaults (the schema, see config.cpp) merged with a user YAML
@@ -52,12 +54,10 @@ struct ConfigSectionRegistration {
 };
 }  // namespace detail
 
-#define CRMT_CONFIG_SECTION_CONCAT2(a, b) a##b
-#define CRMT_CONFIG_SECTION_CONCAT(a, b) CRMT_CONFIG_SECTION_CONCAT2(a, b)
 // Adds a section `name` with its defaults (YAML text of a mapping: key: default  # comment) to every
 // Config's schema. Called once per section, from the .cpp of the code that reads it.
 #define CRMT_REGISTER_CONFIG_SECTION(name, defaults_yaml)                                                  \
-  static const ::crmt::detail::ConfigSectionRegistration CRMT_CONFIG_SECTION_CONCAT(config_section_, __LINE__)( \
+  static const ::crmt::detail::ConfigSectionRegistration CRMT_REGISTRY_UNIQUE_NAME(config_section_)( \
       name, defaults_yaml)
 
 }  // namespace crmt

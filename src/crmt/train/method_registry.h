@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "crmt/core/config.h"
+#include "crmt/core/registry.h"
 #include "crmt/train/method.h"
 
 namespace crmt {
@@ -30,11 +31,9 @@ struct MethodRegistration {
 };
 }  // namespace detail
 
-#define CRMT_REGISTER_METHOD_CONCAT2(a, b) a##b
-#define CRMT_REGISTER_METHOD_CONCAT(a, b) CRMT_REGISTER_METHOD_CONCAT2(a, b)
 // CRMT_REGISTER_METHOD({"name", "help", [](const Config& c) -> std::unique_ptr<Method> { ... }});
-#define CRMT_REGISTER_METHOD(...)                                                                  \
-  static const ::crmt::detail::MethodRegistration CRMT_REGISTER_METHOD_CONCAT(method_registration_, \
-                                                                              __LINE__)(::crmt::MethodInfo __VA_ARGS__)
+#define CRMT_REGISTER_METHOD(...)                                                               \
+  static const ::crmt::detail::MethodRegistration CRMT_REGISTRY_UNIQUE_NAME(method_registration_)( \
+      ::crmt::MethodInfo __VA_ARGS__)
 
 }  // namespace crmt
