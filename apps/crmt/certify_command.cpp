@@ -1,4 +1,3 @@
-#include <fstream>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +6,7 @@
 #include "crmt/certify/audit.h"
 #include "crmt/certify/certificate.h"
 #include "crmt/certify/lipschitz.h"
+#include "crmt/core/atomic_file.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/pipeline/experiment.h"
@@ -49,12 +49,7 @@ void add_certify_command(CLI::App& app) {
     auto cert = certify(e.net, e.data.test, lipschitz, radii, e.config.integer("train.eval_batch_size"));
     std::optional<AuditResult> audit;
     if (opt->audit) audit = audit_certificate(e.net, e.data.test, cert);
-    if (!opt->per_sample.empty()) {
-      std::ofstream out(opt->per_sample);
-      if (!out) fail("{}: cannot write the per-sample CSV", opt->per_sample);
-      out << per_sample_table(cert).to_csv();
-      if (!out) fail("{}: writing the per-sample CSV failed", opt->per_sample);
-    }
+    if (!opt->per_sample.empty()) write_file_atomically(opt->per_sample, per_sample_table(cert).to_csv());
     if (opt->json) {
       nlohmann::json j = {{"checkpoint", opt->checkpoint}, {"certificate", certificate_json(cert)}};
       if (audit) j["audit"] = audit_json(*audit);

@@ -1,9 +1,9 @@
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "crmt/core/atomic_file.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/evaluator.h"
 #include "crmt/pipeline/experiment.h"
@@ -45,7 +45,7 @@ void add_train_command(CLI::App& app) {
                               {"samples_per_second", e.training.samples_per_second},
                               {"threads", threads},
                               {"checkpoint", e.training.best_checkpoint}};
-    std::ofstream(std::filesystem::path(config.str("output.dir")) / "summary.json") << summary.dump(2) << "\n";
+    write_file_atomically((std::filesystem::path(config.str("output.dir")) / "summary.json").string(), summary.dump(2) + "\n");
     fmt::print("{}: test accuracy {:.2f}% ({} samples), best validation {:.2f}%, {:.0f} s, checkpoint {}\n",
                config.str("train.method"), 100 * clean.accuracy, clean.samples, 100 * e.training.best_val_accuracy,
                e.training.seconds, e.training.best_checkpoint);
