@@ -100,5 +100,50 @@ TEST(Checkpoint, DifferentArchitectureCorruptAndMissingFilesAreClearErrors) {
   EXPECT_NE(msg.find("not found"), std::string::npos) << msg;
 }
 
+// The archive stores tensors uncompressed and LibTorch reads a damaged record without complaint:
+// the weights' checksum is what refuses it, before the model is touched.
+TEST(Checkpoint, DamagedWeightsOrNonFiniteValuesAreRefusedAndLeaveTheModelAlone) {
+  auto dir = test::temp_dir("ckpt_damaged");
+  auto cfg = test::synthetic_config(dir, 2, 1);
+  auto data = load_data(cfg, false);
+  auto net = fit(cfg, data, false);
+  const auto path = (dir / "best.pt").string();
+  const auto architecture = describe_architecture(net);
+  auto fresh = build_model(cfg, data.train.specs, data.train.num_classes());
+  EXPECT_NO_THROW(load_checkpoint(path, architecture, fresh)) << "an intact checkpoint loads";
+
+  // Flip one byte inside the stored bytes of the largest parameter.
+  torch::Tensor largest;
+  for (const auto& p : net->parameters())
+    if (!largest.defined() || p.numel() > largest.numel()) largest = p.detach().contiguous();
+  const std::string needle(static_cast<const char*>(largest.data_ptr()), 64);
+  auto bytes = test::read_file(path);
+  const auto at = bytes.find(needle);
+  ASSERT_NE(at, std::string::npos) << "the parameter's bytes are stored as they are";
+  bytes[at + 10] = static_cast<char>(bytes[at + 10] ^ 0x40);
+  const auto damaged = (dir / "damaged.pt").string();
+  std::ofstream(damaged, std::ios::binary) << bytes;
+  auto target = build_model(cfg, data.train.specs, data.train.num_classes());
+  const auto before = target->parameters()[0].clone();
+  auto msg = error_of([&] { load_checkpoint(damaged, architecture, target); });
+  EXPECT_NE(msg.find(damaged), std::string::npos) << msg;
+  EXPECT_NE(msg.find("CRC-32"), std::string::npos) << msg;
+  EXPECT_TRUE(torch::equal(target->parameters()[0], before)) << "nothing copied from a damaged checkpoint";
+
+  // NaN weights saved by a diverged run are named, not loaded.
+  {
+    torch::NoGradGuard no_grad;
+    net->parameters()[0].view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  CheckpointInfo info;
+  info.architecture = architecture;
+  info.config_yaml = cfg.to_yaml();
+  const auto nan_path = (dir / "nan.pt").string();
+  save_checkpoint(nan_path, info, net, nullptr, nullptr);
+  msg = error_of([&] { load_checkpoint(nan_path, architecture, target); });
+  EXPECT_NE(msg.find(nan_path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("NaN"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace crmt

@@ -1,7 +1,5 @@
 #include "crmt/data/array_store.h"
 
-#include <zlib.h>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -75,19 +73,6 @@ void read_exactly(const std::string& path, void* data, uint64_t bytes) {
 }
 
 }  // namespace
-
-uint32_t crc_of(const void* data, uint64_t bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  auto p = static_cast<const Bytef*>(data);
-  while (bytes > 0) {
-    // zlib takes a uInt length: feed it pieces of at most 1 GiB.
-    uInt n = static_cast<uInt>(std::min<uint64_t>(bytes, 1u << 30));
-    crc = crc32(crc, p, n);
-    p += n;
-    bytes -= n;
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 ArrayFile save_array(const std::string& dir, const std::string& name, const std::string& split,
                      const std::string& role, const at::Tensor& t) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "crmt/core/checksum.h"  // crc_of, used by the store and its readers
+
 namespace crmt {
 
 // A folder of raw arrays plus a JSON manifest (meta.json) that lists them. Each array is one file of
@@ -27,9 +29,6 @@ struct ArrayFile {
   uint64_t bytes = 0;
   uint32_t crc = 0;
 };
-
-// zlib's CRC-32 of `bytes` bytes (any size: fed to zlib in pieces of at most 1 GiB).
-uint32_t crc_of(const void* data, uint64_t bytes);
 
 // Writes `t` (uint8, float16 or int64) to dir/name atomically and returns its manifest entry.
 ArrayFile save_array(const std::string& dir, const std::string& name, const std::string& split,

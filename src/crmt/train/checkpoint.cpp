@@ -3,11 +3,30 @@
 #include <filesystem>
 
 #include "crmt/core/atomic_file.h"
+#include "crmt/core/checksum.h"
 #include "crmt/core/error.h"
 
 namespace crmt {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// CRC-32 over the bytes of the model's tensors, parameters then buffers, in the model's order: a
+// checkpoint damaged on disk fails it instead of loading garbage weights.
+class WeightsChecksum {
+ public:
+  void add(const torch::Tensor& t) {
+    auto c = t.detach().to(torch::kCPU).contiguous();
+    crc_ = crc_of(c.data_ptr(), static_cast<uint64_t>(c.numel()) * c.element_size(), crc_);
+  }
+  int64_t value() const { return static_cast<int64_t>(crc_); }
+
+ private:
+  uint32_t crc_ = 0;
+};
+
+}  // namespace
 
 void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiModalNet& net,
                      torch::optim::Optimizer* optimizer, const Method* method) {
@@ -20,9 +39,17 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiM
   // Flat "encoder_audio.body.0.weight" keys (not torch's nested archives), so that loading can
   // name the exact tensor that does not fit.
   torch::serialize::OutputArchive model;
-  for (const auto& p : net->named_parameters()) model.write(p.key(), p.value());
-  for (const auto& b : net->named_buffers()) model.write(b.key(), b.value(), /*is_buffer=*/true);
+  WeightsChecksum checksum;
+  for (const auto& p : net->named_parameters()) {
+    model.write(p.key(), p.value());
+    checksum.add(p.value());
+  }
+  for (const auto& b : net->named_buffers()) {
+    model.write(b.key(), b.value(), /*is_buffer=*/true);
+    checksum.add(b.value());
+  }
   archive.write("model", model);
+  archive.write("model_crc32", c10::IValue(checksum.value()));
   if (optimizer) {
     torch::serialize::OutputArchive opt;
     optimizer->save(opt);
@@ -90,22 +117,27 @@ CheckpointInfo load_checkpoint(const std::string& path, const std::string& expec
     torch::serialize::InputArchive model;
     archive.read("model", model);
     torch::NoGradGuard no_grad;
-    for (auto& p : net->named_parameters()) {
+    // Read and checked before anything is copied: a damaged file leaves the model untouched.
+    WeightsChecksum checksum;
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (model tensor, stored)
+    auto take = [&](const std::string& kind, const std::string& key, torch::Tensor target, bool buffer) {
       torch::Tensor stored;
-      model.read(p.key(), stored);
-      if (stored.sizes() != p.value().sizes())
-        fail("{}: parameter '{}' has shape [{}] but the model expects [{}]", path, p.key(),
-             fmt::join(stored.sizes().vec(), ","), fmt::join(p.value().sizes().vec(), ","));
-      p.value().copy_(stored);
-    }
-    for (auto& b : net->named_buffers()) {
-      torch::Tensor stored;
-      model.read(b.key(), stored, /*is_buffer=*/true);
-      if (stored.sizes() != b.value().sizes())
-        fail("{}: buffer '{}' has shape [{}] but the model expects [{}]", path, b.key(),
-             fmt::join(stored.sizes().vec(), ","), fmt::join(b.value().sizes().vec(), ","));
-      b.value().copy_(stored);
-    }
+      model.read(key, stored, buffer);
+      if (stored.sizes() != target.sizes())
+        fail("{}: {} '{}' has shape [{}] but the model expects [{}]", path, kind, key,
+             fmt::join(stored.sizes().vec(), ","), fmt::join(target.sizes().vec(), ","));
+      if (stored.is_floating_point() && !torch::isfinite(stored).all().item<bool>())
+        fail("{}: {} '{}' holds NaN or infinite values", path, kind, key);
+      checksum.add(stored);
+      copies.emplace_back(target, stored);
+    };
+    for (auto& p : net->named_parameters()) take("parameter", p.key(), p.value(), false);
+    for (auto& b : net->named_buffers()) take("buffer", b.key(), b.value(), true);
+    c10::IValue stored_crc;  // absent in checkpoints of crmt before the checksum
+    if (archive.try_read("model_crc32", stored_crc) && stored_crc.isInt() && stored_crc.toInt() != checksum.value())
+      fail("{}: checkpoint is corrupt: its weights fail their CRC-32 check (stored {:08x}, read {:08x})", path,
+           stored_crc.toInt(), checksum.value());
+    for (auto& [target, stored] : copies) target.copy_(stored);
     if (optimizer) {
       torch::serialize::InputArchive opt;
       if (archive.try_read("optimizer", opt)) optimizer->load(opt);
