@@ -54,6 +54,14 @@ TEST(Config, MissingFileAndBadYamlAreErrors) {
   auto dir = test::temp_dir("cfg");
   auto path = write_file(dir / "broken.yaml", "train: [unclosed\n");
   EXPECT_NE(error_of([&] { Config::load(path); }).find("broken.yaml"), std::string::npos);
+  const auto empty = (test::temp_dir("cfg_empty") / "empty.yaml").string();
+  std::ofstream(empty) << "# nothing but a comment\n";
+  auto msg = error_of([&] { Config::load(empty); });
+  EXPECT_NE(msg.find(empty), std::string::npos) << msg;
+  EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
+  const auto list = (test::temp_dir("cfg_list") / "list.yaml").string();
+  std::ofstream(list) << "- train\n";
+  EXPECT_NE(error_of([&] { Config::load(list); }).find("mapping"), std::string::npos);
 }
 
 TEST(Config, ResolvedYamlRoundTrips) {

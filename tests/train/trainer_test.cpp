@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include "crmt/methods/joint_training.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/train/checkpoint.h"
+#include "crmt/train/run_lock.h"
 #include "crmt/train/trainer.h"
 #include "test_util.h"
 
@@ -22,6 +25,18 @@ MultiModalNet fit(const Config& cfg, const DataSplits& data, bool resume) {
   JointTraining jt;
   Trainer(cfg, cfg.str("output.dir"), describe_architecture(net)).fit(net, jt, data, resume);
   return net;
+}
+
+TEST(Trainer, ResumeWithoutACheckpointTrainsFromTheStart) {
+  auto straight_dir = test::temp_dir("fresh_straight"), resumed_dir = test::temp_dir("fresh_resumed");
+  auto cfg = test::synthetic_config(straight_dir, 2, 2);
+  auto data = load_data(cfg, false);
+  auto straight = fit(cfg, data, false);
+  auto resumed = fit(test::synthetic_config(resumed_dir, 2, 2), data, /*resume=*/true);
+  auto a = straight->parameters(), b = resumed->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
+  EXPECT_EQ(read_checkpoint_info((resumed_dir / "last.pt").string()).epoch, 2);
 }
 
 TEST(Trainer, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
@@ -143,6 +158,37 @@ TEST(Checkpoint, DamagedWeightsOrNonFiniteValuesAreRefusedAndLeaveTheModelAlone)
   msg = error_of([&] { load_checkpoint(nan_path, architecture, target); });
   EXPECT_NE(msg.find(nan_path), std::string::npos) << msg;
   EXPECT_NE(msg.find("NaN"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace crmt
+
+namespace crmt {
+namespace {
+
+TEST(RunLock, ASecondRunOnTheSameFolderStopsAndAStaleLockIsTakenOver) {
+  auto dir = test::temp_dir("lock");
+  const auto lock_file = dir / ".crmt.lock";
+  {
+    RunLock lock(dir.string());
+    EXPECT_EQ(test::read_file(lock_file), std::to_string(::getpid()) + "\n");
+  }
+  EXPECT_FALSE(std::filesystem::exists(lock_file)) << "released when the run ends";
+
+  // A lock held by a live process (pid 1 always exists) stops a second run, naming the folder.
+  std::ofstream(lock_file) << "1\n";
+  auto cfg = test::synthetic_config(dir, 2, 1);
+  auto data = load_data(cfg, false);
+  auto msg = test::error_of([&] { fit(cfg, data, false); });
+  EXPECT_NE(msg.find("another run (pid 1)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(dir.string()), std::string::npos) << msg;
+  EXPECT_FALSE(std::filesystem::exists(dir / "last.pt")) << "nothing written";
+
+  // A lock left by a process that is gone is taken over, and released at the end.
+  std::ofstream(lock_file) << "999999999\n";
+  EXPECT_NO_THROW(fit(cfg, data, false));
+  EXPECT_TRUE(std::filesystem::exists(dir / "last.pt"));
+  EXPECT_FALSE(std::filesystem::exists(lock_file));
 }
 
 }  // namespace

@@ -150,10 +150,10 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
     } catch (const YAML::Exception& e) {
       fail("{}: not valid YAML: {}", path, e.msg);
     }
-    if (!user.IsNull()) {
-      if (!user.IsMap()) fail("{}: a config must be a mapping of sections", path);
-      cfg.merge(user, cfg.schema_, cfg.root_, "", path);
-    }
+    // An empty file is more likely a mistake than a request for the full default experiment.
+    if (user.IsNull()) fail("{}: the config file is empty (give at least train.method, or no --config)", path);
+    if (!user.IsMap()) fail("{}: a config must be a mapping of sections", path);
+    cfg.merge(user, cfg.schema_, cfg.root_, "", path);
   }
   for (const auto& kv : overrides) {
     auto eq = kv.find('=');

@@ -10,6 +10,7 @@
 #include "crmt/core/progress.h"
 #include "crmt/models/eval_mode_guard.h"
 #include "crmt/train/checkpoint.h"
+#include "crmt/train/run_lock.h"
 
 namespace crmt {
 
@@ -99,13 +100,18 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   torch::optim::SGD optimizer(parameters, torch::optim::SGDOptions(lr)
                                                      .momentum(config_.real("train.momentum"))
                                                      .weight_decay(config_.real("train.weight_decay")));
+  const RunLock lock(out_dir_);  // one run per output folder
   const auto last_path = (fs::path(out_dir_) / "last.pt").string();
   const auto best_path = (fs::path(out_dir_) / "best.pt").string();
   CheckpointInfo info;
   info.config_yaml = config_.to_yaml();
   info.architecture = architecture_;
+  // A run killed before its first checkpoint has nothing to resume: it starts again, and says so.
+  if (resume && !fs::exists(last_path)) {
+    fmt::print(stderr, "--resume: no checkpoint yet at {}; training from the start\n", last_path);
+    resume = false;
+  }
   if (resume) {
-    if (!fs::exists(last_path)) fail("{}: nothing to resume from (no checkpoint there)", last_path);
     auto loaded = load_checkpoint(last_path, architecture_, net, &optimizer, &method);
     info.epoch = loaded.epoch;
     info.best_val_accuracy = loaded.best_val_accuracy;
