@@ -245,6 +245,35 @@ TEST_F(Embedded, WrongVersionOrSeedOrBrokenMetaAreErrors) {
   EXPECT_NE(msg.find("meta.json"), std::string::npos) << msg;
 }
 
+TEST_F(Embedded, MetaJsonThatDisagreesWithItsFilesIsAnError) {
+  auto copy = copy_cache("disagree");
+  auto meta_path = fs::path(copy) / "meta.json";
+  nlohmann::json meta;
+  {
+    std::ifstream in(meta_path);
+    meta = nlohmann::json::parse(in);
+  }
+  auto count = meta;
+  count["num_train"] = meta["num_train"].get<int64_t>() + 1;
+  std::ofstream(meta_path) << count.dump();
+  auto msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("meta.json"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("num_train"), std::string::npos) << msg;
+
+  auto shape = meta;
+  shape["modalities"][0]["shape"] = {1, 27, 28};
+  std::ofstream(meta_path) << shape.dump();
+  msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("meta.json"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("1,27,28"), std::string::npos) << msg;
+
+  auto classes = meta;
+  classes["class_names"] = {"a", "b"};
+  std::ofstream(meta_path) << classes.dump();
+  msg = load_error(load_options(copy));
+  EXPECT_NE(msg.find("outside the 2 classes"), std::string::npos) << msg;
+}
+
 TEST_F(Embedded, MissingCacheWithoutPreparingIsAnError) {
   auto copy = copy_cache("nometa");
   fs::remove(fs::path(copy) / "meta.json");  // data files without meta.json do not count as a cache

@@ -228,6 +228,27 @@ Modalities read_modalities(const json& meta, const std::string& meta_path) {
   return mods;
 }
 
+// The files must agree with what meta.json says of them: the split's sample count, each modality's
+// per-sample shape, and labels that name one of its classes.
+void check_split(const MultiModalDataset& d, const json& meta, const std::string& meta_path, const std::string& split) {
+  const auto key = "num_" + split;
+  const auto expected = meta.at(key).get<int64_t>();
+  if (d.labels.dim() != 1 || d.labels.size(0) != expected)
+    fail("{}: {} = {} but the {} labels file holds {} labels; {}", meta_path, key, expected, split,
+         d.labels.dim() == 1 ? d.labels.size(0) : d.labels.numel(), kPrepareHint);
+  for (size_t m = 0; m < d.specs.size(); ++m) {
+    const auto sizes = d.inputs[m].sizes().vec();
+    std::vector<int64_t> want{expected};
+    want.insert(want.end(), d.specs[m].shape.begin(), d.specs[m].shape.end());
+    if (sizes != want)
+      fail("{}: the {} file of modality '{}' holds [{}] but meta.json describes [{}]; {}", meta_path, split,
+           d.specs[m].name, fmt::join(sizes, ","), fmt::join(want, ","), kPrepareHint);
+  }
+  const auto classes = static_cast<int64_t>(d.class_names.size());
+  if (expected > 0 && (d.labels.min().item<int64_t>() < 0 || d.labels.max().item<int64_t>() >= classes))
+    fail("{}: a {} label lies outside the {} classes of class_names; {}", meta_path, split, classes, kPrepareHint);
+}
+
 // The arrays of one split ("train" / "test"), normalized; fails when a modality or the labels lack a file.
 MultiModalDataset load_split(const std::string& dir, const json& meta, const std::string& meta_path,
                              const Modalities& mods, const std::vector<std::string>& class_names, const char* split) {
@@ -255,6 +276,7 @@ MultiModalDataset load_split(const std::string& dir, const json& meta, const std
   for (size_t m = 0; m < specs.size(); ++m)
     if (!found[m]) fail("{}: no {} file for modality '{}'; {}", meta_path, split, specs[m].name, kPrepareHint);
   if (!d.labels.defined()) fail("{}: no {} labels file; {}", meta_path, split, kPrepareHint);
+  check_split(d, meta, meta_path, split);
   return d;
 }
 
