@@ -233,6 +233,23 @@ TEST(CertificateEta, IsTheHeadsVulnerabilityForEveryModality) {
   }
 }
 
+TEST(CertificateEdgeCases, NonFiniteLipschitzConstantsOrLogitsAreRefused) {
+  auto lm = linear_model("concat", 4);
+  auto lip = guaranteed_lipschitz(lm.net);
+  auto bad = lip;
+  bad.pairwise = lip.pairwise.clone();  // the copy shares its tensors
+  bad.pairwise[1][0][1] = std::numeric_limits<double>::quiet_NaN();
+  auto msg = test::error_of([&] { certify(lm.net, lm.data, bad, {0.1}); });
+  EXPECT_NE(msg.find("not finite"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(lm.net->specs()[1].name), std::string::npos) << msg;
+  {
+    torch::NoGradGuard no_grad;
+    lm.net->parameters()[0].view(-1)[0] = std::numeric_limits<float>::infinity();
+  }
+  msg = test::error_of([&] { certify(lm.net, lm.data, lip, {0.1}); });
+  EXPECT_NE(msg.find("logits are not finite"), std::string::npos) << msg;
+}
+
 TEST(CertificateEta, MismatchedLipschitzShapesAreErrors) {
   auto lm = linear_model("concat", 3);
   auto lip = guaranteed_lipschitz(lm.net);

@@ -39,6 +39,21 @@ TEST(Trainer, ResumeWithoutACheckpointTrainsFromTheStart) {
   EXPECT_EQ(read_checkpoint_info((resumed_dir / "last.pt").string()).epoch, 2);
 }
 
+TEST(Trainer, ADivergingLossStopsWithWhereTheLastGoodCheckpointIs) {
+  auto dir = test::temp_dir("diverge");
+  auto cfg = test::synthetic_config(dir, 2, 2);
+  auto data = load_data(cfg, false);
+  fit(cfg, data, false);  // leaves last.pt behind
+  cfg.set("train.lr", "1e30");
+  auto msg = test::error_of([&] { fit(cfg, data, false); });
+  EXPECT_NE(msg.find("the loss became"), std::string::npos) << msg;
+  EXPECT_NE(msg.find((dir / "last.pt").string()), std::string::npos) << msg;
+  auto fresh = test::temp_dir("diverge_fresh");
+  cfg.set("output.dir", fresh.string());
+  msg = test::error_of([&] { fit(cfg, data, false); });
+  EXPECT_NE(msg.find("no checkpoint was written yet"), std::string::npos) << msg;
+}
+
 TEST(Trainer, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
   auto straight_dir = test::temp_dir("straight"), resumed_dir = test::temp_dir("resumed");
   auto cfg = test::synthetic_config(straight_dir, 2, 4);

@@ -87,6 +87,12 @@ Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const Lip
   for (const auto& s : net->specs()) cert.modalities.push_back(s.name);
   cert.eta = vulnerability_indicators(net, lipschitz);
   const auto M = static_cast<int64_t>(cert.modalities.size());
+  // A NaN constant would print NaN radii; an infinite one certifies nothing it could be trusted with.
+  for (int64_t m = 0; m < M; ++m)
+    if (!torch::isfinite(cert.eta[m]).all().item<bool>())
+      fail("certificate: the {} Lipschitz constants of modality '{}' are not finite (NaN or infinity); "
+           "no radius can be computed from them",
+           lipschitz.kind, cert.modalities[static_cast<size_t>(m)]);
   const int64_t K = cert.num_classes;
 
   auto eta = cert.eta.contiguous();
@@ -103,6 +109,10 @@ Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const Lip
     const int64_t b = std::min(bs, n - start);
     auto batch = data.batch(torch::arange(start, start + b, torch::kLong));
     auto logits = net->forward(batch).logits.to(torch::kDouble).contiguous();
+    if (!torch::isfinite(logits).all().item<bool>())
+      fail("{}: the model's logits are not finite on samples {}..{} (NaN or infinite weights or inputs?); "
+           "no margin, no radius",
+           data.source, start, start + b - 1);
     auto labels = batch.labels.to(torch::kLong).contiguous();
     auto h = logits.accessor<double, 2>();
     auto y = labels.accessor<int64_t, 1>();

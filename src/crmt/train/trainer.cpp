@@ -62,8 +62,11 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
     auto idx = order.slice(0, s * batch_size, std::min((s + 1) * batch_size, train.size()));
     auto batch = train.batch(idx);
     auto step = loss(batch);
-    if (!std::isfinite(step.loss.item<double>()))
-      fail("{}: the loss became {} at step {} (lower train.lr?)", label, step.loss.item<double>(), s);
+    if (!std::isfinite(step.loss.item<double>())) {
+      const auto last = fs::path(out_dir_) / "last.pt";
+      fail("{}: the loss became {} at step {} (lower train.lr?); {}", label, step.loss.item<double>(), s,
+           fs::exists(last) ? "the last good checkpoint is " + last.string() : std::string("no checkpoint was written yet"));
+    }
     optimizer.zero_grad();
     step.loss.backward();
     if (before_step) before_step(batch, step);
