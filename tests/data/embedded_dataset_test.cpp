@@ -204,6 +204,13 @@ TEST_F(Embedded, TooLargeSubsetAndBadFractionAreErrors) {
   opt.train_size = 0;
   opt.val_fraction = 1.0;
   EXPECT_NE(load_error(opt).find("val_fraction"), std::string::npos);
+  // A validation share of no sample, and fewer training samples than classes.
+  opt.train_size = 20;
+  opt.val_fraction = 0.01;
+  EXPECT_NE(load_error(opt).find("is no sample"), std::string::npos);
+  opt.train_size = 8;
+  opt.val_fraction = 0;
+  EXPECT_NE(load_error(opt).find("cannot cover its 10 classes"), std::string::npos) << load_error(opt);
 }
 
 TEST_F(Embedded, MissingFileNamesItAndAsksForForce) {

@@ -61,6 +61,15 @@ DataSplits split_validation(MultiModalDataset train, MultiModalDataset test, dou
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto perm = at::randperm(train.size(), gen, at::kLong);
   int64_t n_val = static_cast<int64_t>(val_fraction * train.size());
+  // A validation share that rounds to no sample would silently pick the best epoch by training
+  // accuracy; a training split smaller than the class count cannot teach every class.
+  if (val_fraction > 0 && n_val == 0)
+    fail("data.val_fraction: {} of the {} training samples of {} is no sample; raise it, or set 0 to choose the best "
+         "epoch by training accuracy",
+         val_fraction, train.size(), train.source);
+  if (train.size() - n_val < train.num_classes())
+    fail("{}: {} training samples (after {} for validation) cannot cover its {} classes; raise data.train_size",
+         train.source, train.size() - n_val, n_val, train.num_classes());
   DataSplits s;
   s.val = train.subset(perm.slice(0, train.size() - n_val, train.size()));
   s.train = train.subset(perm.slice(0, 0, train.size() - n_val));
