@@ -1,10 +1,11 @@
 #include "crmt/core/atomic_file.h"
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "crmt/core/error.h"
 #include "test_util.h"
@@ -19,6 +20,7 @@ using test::error_of;
 std::vector<std::string> entries(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
   return names;
 }
 
@@ -52,6 +54,15 @@ TEST(AtomicFile, FailureNamesThePathAndLeavesNoTemporary) {
   // A writer that throws leaves neither the file nor its temporary behind.
   EXPECT_THROW(write_file_atomically((dir / "g.txt").string(), [](std::ostream&) { fail("writer failed"); }), Error);
   EXPECT_EQ(entries(dir), std::vector<std::string>{"plain"});
+  // A failed rewrite leaves the previous content.
+  write_file_atomically((dir / "g.txt").string(), std::string("old"));
+  EXPECT_THROW(write_file_atomically((dir / "g.txt").string(), [](std::ostream& out) {
+                 out << "half";
+                 fail("writer failed");
+               }),
+               Error);
+  EXPECT_EQ(test::read_file(dir / "g.txt"), "old");
+  EXPECT_EQ(entries(dir), (std::vector<std::string>{"g.txt", "plain"}));
 }
 
 }  // namespace
