@@ -59,6 +59,10 @@ class Embedded : public ::testing::Test {
     fs::copy(dir(), target);
     return target.string();
   }
+  static nlohmann::json read_meta(const fs::path& path) {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+  }
   static std::string load_error(const crmt::EmbeddedOptions& opt) {
     try {
       crmt::load_embedded(opt);
@@ -231,11 +235,7 @@ TEST_F(Embedded, MissingFileNamesItAndAsksForForce) {
 TEST_F(Embedded, WrongVersionOrSeedOrBrokenMetaAreErrors) {
   auto copy = copy_cache("version");
   auto meta_path = fs::path(copy) / "meta.json";
-  nlohmann::json meta;
-  {
-    std::ifstream in(meta_path);
-    meta = nlohmann::json::parse(in);
-  }
+  auto meta = read_meta(meta_path);
   meta["version"] = crmt::kEmbeddedVersion + 1;
   std::ofstream(meta_path) << meta.dump();
   auto msg = load_error(load_options(copy));
@@ -255,11 +255,7 @@ TEST_F(Embedded, WrongVersionOrSeedOrBrokenMetaAreErrors) {
 TEST_F(Embedded, MetaJsonThatDisagreesWithItsFilesIsAnError) {
   auto copy = copy_cache("disagree");
   auto meta_path = fs::path(copy) / "meta.json";
-  nlohmann::json meta;
-  {
-    std::ifstream in(meta_path);
-    meta = nlohmann::json::parse(in);
-  }
+  auto meta = read_meta(meta_path);
   auto count = meta;
   count["num_train"] = meta["num_train"].get<int64_t>() + 1;
   std::ofstream(meta_path) << count.dump();
