@@ -35,11 +35,21 @@ std::string attack_strengths() {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
-std::vector<std::string> iterative_attacks() {
+namespace {
+std::vector<std::string> names_where(bool (*keep)(const AttackInfo&)) {
   std::vector<std::string> names;
   for (const auto& a : registry())
-    if (a.iterative) names.push_back(a.name);
+    if (keep(a)) names.push_back(a.name);
   return names;
+}
+}  // namespace
+
+std::vector<std::string> iterative_attacks() {
+  return names_where([](const AttackInfo& a) { return a.iterative; });
+}
+
+std::vector<std::string> attacks_with_strength() {
+  return names_where([](const AttackInfo& a) { return a.has_strength(); });
 }
 
 const AttackInfo& attack_info(const std::string& name) {

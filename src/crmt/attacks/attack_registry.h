@@ -37,10 +37,11 @@ std::vector<std::string> known_attacks();
 // The attack called `name`; throws crmt::Error listing the known ones.
 const AttackInfo& attack_info(const std::string& name);
 // For help texts, from the registry: "none | fgm | pgd | ...", "eps (fgm, mea, pgd), sigma (mgn), p (mpm)"
-// and the attacks whose steps matter.
+// the attacks whose steps matter, and those with a strength (what a sweep can vary).
 std::string attack_choices();
 std::string attack_strengths();
 std::vector<std::string> iterative_attacks();
+std::vector<std::string> attacks_with_strength();
 
 // nullptr for "none" (and "clean"); throws crmt::Error on an unknown kind or a negative strength.
 std::unique_ptr<Attack> build_attack(const AttackSpec& spec);

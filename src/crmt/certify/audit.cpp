@@ -37,9 +37,6 @@ nlohmann::json number(double v) {
   return v;
 }
 
-}  // namespace
-
-namespace {
 
 // The margin loss max_{j != p} h_j - h_p against fixed classes p: ascending it moves towards a flip.
 AttackObjective margin_objective(const at::Tensor& predicted, int64_t classes) {

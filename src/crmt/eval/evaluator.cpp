@@ -15,12 +15,15 @@ std::string EvalCase::label() const {
   return fmt::format("{} {}={:g} on {}", info.name, info.strength, attack.eps, modality);
 }
 
+double EvalCase::strength() const {
+  return attack.kind != "none" && attack_info(attack.kind).has_strength() ? attack.eps : 0.0;
+}
+
+int EvalCase::steps() const { return attack.kind != "none" && attack_info(attack.kind).iterative ? attack.steps : 0; }
+
 bool EvalCase::same_as(const EvalCase& other) const {
-  if (attack.kind != other.attack.kind || modality != other.modality) return false;
-  if (attack.kind == "none") return true;
-  const auto& info = attack_info(attack.kind);
-  if (info.has_strength() && attack.eps != other.attack.eps) return false;
-  return !info.iterative || attack.steps == other.attack.steps;
+  return attack.kind == other.attack.kind && modality == other.modality && strength() == other.strength() &&
+         steps() == other.steps();
 }
 
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,

@@ -15,6 +15,9 @@ struct EvalCase {
   AttackSpec attack;
   std::string modality = "all";
   std::string label() const;
+  // The attack's strength and iterations where they mean something for it, 0 otherwise.
+  double strength() const;
+  int steps() const;
   // Same attack kind, strength (when the attack has one), iterations (when it iterates) and modalities.
   bool same_as(const EvalCase& other) const;
 };

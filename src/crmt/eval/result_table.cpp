@@ -4,13 +4,6 @@
 
 namespace crmt {
 
-namespace {
-double strength_of(const EvalCase& c) {
-  return c.attack.kind != "none" && attack_info(c.attack.kind).has_strength() ? c.attack.eps : 0.0;
-}
-int steps_of(const EvalCase& c) { return c.attack.kind != "none" && attack_info(c.attack.kind).iterative ? c.attack.steps : 0; }
-}  // namespace
-
 Table results_table(const std::vector<RunResults>& runs) {
   Table t;
   t.header = {"evaluation"};
@@ -32,8 +25,8 @@ nlohmann::json results_json(const std::vector<RunResults>& runs) {
       items.push_back({{"label", r.evaluated.label()},
                        {"attack", r.evaluated.attack.kind},
                        {"modality", r.evaluated.modality},
-                       {"eps", strength_of(r.evaluated)},
-                       {"steps", steps_of(r.evaluated)},
+                       {"eps", r.evaluated.strength()},
+                       {"steps", r.evaluated.steps()},
                        {"accuracy", r.accuracy},
                        {"samples", r.samples},
                        {"seconds", r.seconds}});

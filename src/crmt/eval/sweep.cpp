@@ -23,12 +23,8 @@ Sweep sweep_attack(MultiModalNet& net, const MultiModalDataset& data, const std:
                    const std::vector<double>& strengths, int64_t batch_size, int pgd_steps, bool show_progress) {
   if (strengths.empty()) fail("a sweep needs at least one strength");
   if (data.size() == 0) fail("{}: cannot sweep an empty split", data.source);
-  if (attack == "none" || !attack_info(attack).has_strength()) {
-    std::vector<std::string> sweepable;
-    for (const auto& a : registered_attacks())
-      if (a.has_strength()) sweepable.push_back(a.name);
-    fail("sweep: '{}' has no strength to sweep; use {}", attack, fmt::join(sweepable, ", "));
-  }
+  if (attack == "none" || !attack_info(attack).has_strength())
+    fail("sweep: '{}' has no strength to sweep; use {}", attack, fmt::join(attacks_with_strength(), ", "));
   build_attack(AttackSpec{attack, strengths[0], pgd_steps});  // validates the strength
   Sweep out;
   out.attack = attack;

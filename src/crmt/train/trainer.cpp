@@ -20,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 Trainer::Trainer(Config config, std::string out_dir, std::string architecture)
     : config_(std::move(config)), out_dir_(std::move(out_dir)), architecture_(std::move(architecture)) {}
 
+std::string Trainer::last_checkpoint() const { return (fs::path(out_dir_) / "last.pt").string(); }
+
 const DataSplits& Trainer::data() const {
   if (!data_) fail("trainer has no data yet (fit() or set_data() first)");
   return *data_;
@@ -63,9 +65,9 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
     auto batch = train.batch(idx);
     auto step = loss(batch);
     if (!std::isfinite(step.loss.item<double>())) {
-      const auto last = fs::path(out_dir_) / "last.pt";
+      const auto last = last_checkpoint();
       fail("{}: the loss became {} at step {} (lower train.lr?); {}", label, step.loss.item<double>(), s,
-           fs::exists(last) ? "the last good checkpoint is " + last.string() : std::string("no checkpoint was written yet"));
+           fs::exists(last) ? "the last good checkpoint is " + last : std::string("no checkpoint was written yet"));
     }
     optimizer.zero_grad();
     step.loss.backward();
@@ -104,7 +106,7 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
                                                      .momentum(config_.real("train.momentum"))
                                                      .weight_decay(config_.real("train.weight_decay")));
   const RunLock lock(out_dir_);  // one run per output folder
-  const auto last_path = (fs::path(out_dir_) / "last.pt").string();
+  const auto last_path = last_checkpoint();
   const auto best_path = (fs::path(out_dir_) / "best.pt").string();
   CheckpointInfo info;
   info.config_yaml = config_.to_yaml();

@@ -48,6 +48,8 @@ class Trainer : public TrainingContext {
   // The splits that hooks and extra stages read (fit() sets them; tests may set them directly).
   void set_data(const DataSplits& data) { data_ = &data; }
   const std::string& out_dir() const { return out_dir_; }
+  // out_dir/last.pt: written after every epoch, what --resume continues from.
+  std::string last_checkpoint() const;
   // Appends one record to log.jsonl.
   void log(const nlohmann::json& record) override;
 
