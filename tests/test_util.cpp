@@ -29,24 +29,33 @@ std::filesystem::path temp_dir(const std::string& name) {
   return dir;
 }
 
+MultiModalDataset bounded_copy(const MultiModalDataset& d, size_t m, double lower, double upper) {
+  auto specs = d.specs;
+  specs[m].lower = lower;
+  specs[m].upper = upper;
+  auto all = d.all();
+  all.inputs[m] = all.inputs[m].clamp(lower, upper);
+  return MultiModalDataset::in_memory(specs, all.inputs, all.labels, d.class_names, d.source);
+}
+
 MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise) {
   auto gen = at::detail::createCPUGenerator(seed);
   auto proto_gen = at::detail::createCPUGenerator(1234);  // the same prototypes for every split
   auto opts = torch::TensorOptions().dtype(torch::kFloat);
-  MultiModalDataset d;
-  d.source = "hand-made images";
+  ModalitySpecs specs;
+  std::vector<at::Tensor> inputs;
+  std::vector<std::string> class_names;
   auto labels = at::randint(classes, {n}, gen, torch::kLong);
   for (int m = 0; m < 2; ++m) {
     ModalitySpec spec;
     spec.name = "img" + std::to_string(m);
     spec.shape = {1, 8, 8};
-    d.specs.push_back(spec);
+    specs.push_back(spec);
     auto prototypes = at::randn({classes, 1, 8, 8}, proto_gen, opts);
-    d.inputs.push_back(prototypes.index_select(0, labels) + noise * at::randn({n, 1, 8, 8}, gen, opts));
+    inputs.push_back(prototypes.index_select(0, labels) + noise * at::randn({n, 1, 8, 8}, gen, opts));
   }
-  d.labels = labels;
-  for (int64_t k = 0; k < classes; ++k) d.class_names.push_back("c" + std::to_string(k));
-  return d;
+  for (int64_t k = 0; k < classes; ++k) class_names.push_back("c" + std::to_string(k));
+  return MultiModalDataset::in_memory(specs, inputs, labels, class_names, "hand-made images");
 }
 
 Config synthetic_config(const std::filesystem::path& out_dir, int modalities, int epochs) {

@@ -23,6 +23,9 @@ MultiModalNet train_on(const Config& config, const DataSplits& data);
 // Image-like data for small-CNN tests: two modalities "img0", "img1" of shape [1, 8, 8], each sample
 // its class's prototype (fixed across calls) plus Gaussian noise of std `noise`; classes "c0", ...
 MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise = 0.5);
+// `d` held in memory with modality m clamped to [lower, upper] and bounded to that range, so that
+// attacks clamp to it.
+MultiModalDataset bounded_copy(const MultiModalDataset& d, size_t m, double lower, double upper);
 
 // The bytes of a file ("" when it cannot be read).
 std::string read_file(const std::filesystem::path& path);

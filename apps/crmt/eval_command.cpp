@@ -61,7 +61,7 @@ void add_eval_command(CLI::App& app) {
     }
     RunResults run{e.config.str("train.method"), {}};
     const int64_t bs = e.config.integer("train.eval_batch_size");
-    for (const auto& c : cases) run.results.push_back(evaluate(e.net, e.data.test, c, bs, !opt->json));
+    for (const auto& c : cases) run.results.push_back(evaluate(e.net, e.data.test, c, bs, !opt->json, static_cast<int>(e.config.integer("data.workers"))));
     if (opt->json) {
       nlohmann::json out = {{"checkpoint", opt->checkpoint}, {"test_samples", e.data.test.size()}, {"runs", results_json({run})}};
       fmt::print("{}\n", out.dump(2));

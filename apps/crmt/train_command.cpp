@@ -35,7 +35,8 @@ void add_train_command(CLI::App& app) {
                config.str("data.name"), threads, config.str("output.dir"));
     auto e = train_experiment(config, opt->resume);
     const EvalCase clean_case{AttackSpec{"none", 0, 0}, "all"};
-    auto clean = evaluate(e.net, e.data.test, clean_case, config.integer("train.eval_batch_size"));
+    auto clean = evaluate(e.net, e.data.test, clean_case, config.integer("train.eval_batch_size"), false,
+                              static_cast<int>(config.integer("data.workers")));
     nlohmann::json summary = {{"method", config.str("train.method")},
                               {"epochs", e.training.epochs},
                               {"best_val_accuracy", e.training.best_val_accuracy},

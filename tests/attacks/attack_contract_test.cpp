@@ -15,10 +15,8 @@ namespace {
 class AttackContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    data_ = test::image_data(24, 3, 11, 0.7);
-    data_.specs[0].lower = -1.0;  // a bounded modality, so that range clamping is exercised
-    data_.specs[0].upper = 1.0;
-    data_.inputs[0] = data_.inputs[0].clamp(-1.0, 1.0);
+    // A bounded modality, so that range clamping is exercised.
+    data_ = test::bounded_copy(test::image_data(24, 3, 11, 0.7), 0, -1.0, 1.0);
     auto cfg = Config::load("", {"model.encoder=small_cnn", "model.embed_dim=8"});
     torch::manual_seed(3);
     net_ = build_model(cfg, data_.specs, data_.num_classes());

@@ -18,11 +18,7 @@ class AttackTest : public ::testing::Test {
   static void SetUpTestSuite() {
     auto cfg = test::synthetic_config(test::temp_dir("attack_model"), 2, 4);
     data_ = load_data(cfg, false);
-    for (auto* d : {&data_.train, &data_.val, &data_.test}) {
-      d->specs[0].lower = -1.5;
-      d->specs[0].upper = 1.5;
-      d->inputs[0] = d->inputs[0].clamp(-1.5, 1.5);
-    }
+    for (auto* d : {&data_.train, &data_.val, &data_.test}) *d = test::bounded_copy(*d, 0, -1.5, 1.5);
     net_ = std::make_unique<MultiModalNet>(test::train_on(cfg, data_));
   }
   static void TearDownTestSuite() { net_.reset(); }

@@ -74,7 +74,7 @@ torch::Tensor exact_logits(LinearModel& lm) {
   auto h = lm.net->head().bias().detach().to(torch::kDouble).unsqueeze(0);
   for (size_t m = 0; m < 2; ++m) {
     auto C = lm.net->head().modality_weight(m).detach().to(torch::kDouble);
-    auto x = lm.data.inputs[m].to(torch::kDouble).flatten(1);
+    auto x = lm.data.all().inputs[m].to(torch::kDouble).flatten(1);
     h = h + torch::matmul(torch::matmul(x, lm.U[m].t()) + lm.b[m], C.t());
   }
   return h;
@@ -111,8 +111,8 @@ TEST(CertificateLinear, Theorem33EqualsExactDistanceForConcatHead) {
       for (size_t m = 0; m < 2; ++m) {
         auto C = lm.net->head().modality_weight(m).detach().to(torch::kDouble);
         auto g = torch::matmul(C[p] - C[nearest], lm.U[m]) / gn;
-        auto xm = lm.data.inputs[m][i].to(torch::kDouble).flatten() - 1.001 * s.radius * g;
-        x.push_back(xm.to(torch::kFloat).view(lm.data.inputs[m][i].sizes()).unsqueeze(0));
+        auto xm = lm.data.all().inputs[m][i].to(torch::kDouble).flatten() - 1.001 * s.radius * g;
+        x.push_back(xm.to(torch::kFloat).view(lm.data.all().inputs[m][i].sizes()).unsqueeze(0));
       }
       auto flipped = lm.net->forward(x).logits.argmax(1).item<int64_t>();
       EXPECT_NE(flipped, p) << "sample " << i << " radius " << s.radius;

@@ -17,7 +17,7 @@ TEST(DataFactory, ModalitiesCanBeSelectedAndReordered) {
     EXPECT_EQ(split->modality_names(), (std::vector<std::string>{"m2", "m0"}));
     split->validate();
   }
-  EXPECT_TRUE(torch::equal(some.test.inputs[0], all.test.inputs[2]));
+  EXPECT_TRUE(torch::equal(some.test.all().inputs[0], all.test.all().inputs[2]));
   EXPECT_TRUE(torch::equal(some.test.labels, all.test.labels));
   cfg.set("data.modalities", "[flow]");
   try {

@@ -83,11 +83,11 @@ TEST_F(Embedded, LoadGivesNormalizedSplitsWithSpecs) {
   EXPECT_EQ(s.val.size(), 20);
   EXPECT_EQ(s.test.size(), 100);
   for (const auto* d : {&s.train, &s.val, &s.test}) {
-    ASSERT_EQ(d->inputs.size(), 2u);
+    ASSERT_EQ(d->specs.size(), 2u);
     EXPECT_EQ(d->modality_names(), (std::vector<std::string>{"visual", "audio"}));
-    EXPECT_EQ(d->inputs[0].sizes().vec(), (std::vector<int64_t>{d->size(), 1, 28, 28}));
-    EXPECT_EQ(d->inputs[1].sizes().vec(), (std::vector<int64_t>{d->size(), 1, 32, 32}));
-    EXPECT_EQ(d->inputs[0].scalar_type(), torch::kFloat);
+    EXPECT_EQ(d->all().inputs[0].sizes().vec(), (std::vector<int64_t>{d->size(), 1, 28, 28}));
+    EXPECT_EQ(d->all().inputs[1].sizes().vec(), (std::vector<int64_t>{d->size(), 1, 32, 32}));
+    EXPECT_EQ(d->all().inputs[0].scalar_type(), torch::kFloat);
     EXPECT_EQ(d->num_classes(), 10);
     EXPECT_GE(d->labels.min().item<int64_t>(), 0);
     EXPECT_LT(d->labels.max().item<int64_t>(), 10);
@@ -101,11 +101,11 @@ TEST_F(Embedded, LoadGivesNormalizedSplitsWithSpecs) {
   EXPECT_LT(vis.lower, 0);
   EXPECT_GT(vis.upper, 0);
   // The pixel range maps onto [lower, upper]: both ends are reached (noise saturates some pixels).
-  EXPECT_NEAR(s.train.inputs[0].min().item<float>(), vis.lower, 1e-5);
-  EXPECT_NEAR(s.train.inputs[0].max().item<float>(), vis.upper, 1e-5);
+  EXPECT_NEAR(s.train.all().inputs[0].min().item<float>(), vis.lower, 1e-5);
+  EXPECT_NEAR(s.train.all().inputs[0].max().item<float>(), vis.upper, 1e-5);
   // Normalized with train statistics: the whole train split (train + val) has mean 0, std 1.
-  auto all_audio = torch::cat({s.train.inputs[1], s.val.inputs[1]});
-  auto all_visual = torch::cat({s.train.inputs[0], s.val.inputs[0]});
+  auto all_audio = torch::cat({s.train.all().inputs[1], s.val.all().inputs[1]});
+  auto all_visual = torch::cat({s.train.all().inputs[0], s.val.all().inputs[0]});
   EXPECT_NEAR(all_audio.mean().item<float>(), 0.0, 1e-3);
   EXPECT_NEAR(all_audio.std(false).item<float>(), 1.0, 1e-3);
   EXPECT_NEAR(all_visual.mean().item<float>(), 0.0, 1e-3);
@@ -128,17 +128,17 @@ TEST_F(Embedded, SameSeedIsBitIdenticalOtherSeedDiffers) {
   auto a = crmt::load_embedded(load_options(dir()));
   auto b = crmt::load_embedded(load_options(again));
   for (size_t m = 0; m < 2; ++m) {
-    EXPECT_TRUE(a.train.inputs[m].equal(b.train.inputs[m])) << m;
-    EXPECT_TRUE(a.test.inputs[m].equal(b.test.inputs[m])) << m;
+    EXPECT_TRUE(a.train.all().inputs[m].equal(b.train.all().inputs[m])) << m;
+    EXPECT_TRUE(a.test.all().inputs[m].equal(b.test.all().inputs[m])) << m;
   }
   EXPECT_TRUE(a.val.labels.equal(b.val.labels));
   auto o_opt = load_options(other);
   o_opt.data_seed = 7;
   auto c = crmt::load_embedded(o_opt);
-  EXPECT_FALSE(a.test.inputs[1].equal(c.test.inputs[1]));
+  EXPECT_FALSE(a.test.all().inputs[1].equal(c.test.all().inputs[1]));
   // Same labels and images, other noise on the images.
   EXPECT_TRUE(a.test.labels.equal(c.test.labels));
-  EXPECT_FALSE(a.test.inputs[0].equal(c.test.inputs[0]));
+  EXPECT_FALSE(a.test.all().inputs[0].equal(c.test.all().inputs[0]));
 }
 
 TEST_F(Embedded, MatchingCacheIsReusedAndForceRebuilds) {
@@ -194,9 +194,9 @@ TEST_F(Embedded, StratifiedSubsetsAndValidationSizes) {
     EXPECT_LE(std::abs(counts[c].item<double>() - full_counts[c].item<double>() / 2), 1.0) << c;
   // Another seed picks other samples; the same seed the same ones.
   auto again = crmt::load_embedded(opt);
-  EXPECT_TRUE(again.train.inputs[1].equal(s.train.inputs[1]));
+  EXPECT_TRUE(again.train.all().inputs[1].equal(s.train.all().inputs[1]));
   opt.seed = 4;
-  EXPECT_FALSE(crmt::load_embedded(opt).train.inputs[1].equal(s.train.inputs[1]));
+  EXPECT_FALSE(crmt::load_embedded(opt).train.all().inputs[1].equal(s.train.all().inputs[1]));
   // stratified_indices itself is tested in embedded_synthesis_test.cpp.
 }
 

@@ -25,6 +25,9 @@ data:
   test_size: 0
   val_fraction: 0.1
   modalities: []      # keep only these modalities (e.g. [audio] for a uni-modal model); [] = all
+  workers: 2          # threads reading samples from files (sets held in memory ignore it)
+  prefetch: 2         # batches each worker may prepare ahead
+  on_bad_sample: ""   # skip | error; "" = skip in training, error in evaluation
   synthetic:          # data.name: synthetic (Gaussian clusters, for tests and smoke runs)
     modalities: 2
     dim: 16
@@ -37,6 +40,8 @@ model:
   embed_dim: 64
   hidden_dim: 256     # mlp only
   head: concat        # concat | orthogonal | orthogonal_official
+  pretrained: ""      # resnet18 only: torchvision ImageNet weights (TorchScript archive or state dict); "" = none
+  pretrained_modalities: []  # modalities whose resnet18 encoder loads model.pretrained; [] = all
 train:
   method: jt
   epochs: 5
@@ -110,8 +115,15 @@ YAML::Node build_schema() {
   YAML::Node schema;
   for (const auto& kv : core)
     if (kv.first.as<std::string>() != "eval" && kv.first.as<std::string>() != "output") schema[kv.first] = kv.second;
-  for (const auto& section : Registry<ConfigSection>::instance().entries())
-    schema[section.name] = YAML::Load(section.defaults);
+  // A dotted name ("data.vggsound") places the section inside a core one.
+  for (const auto& section : Registry<ConfigSection>::instance().entries()) {
+    const auto parts = split_key(section.name);
+    if (parts.size() == 1) {
+      schema[section.name] = YAML::Load(section.defaults);
+    } else {
+      schema[parts[0]][parts[1]] = YAML::Load(section.defaults);
+    }
+  }
   schema["eval"] = core["eval"];
   schema["output"] = core["output"];
   return schema;
@@ -128,7 +140,11 @@ ConfigSectionRegistration::ConfigSectionRegistration(const std::string& name, co
     throw Error("config section '" + name + "': its defaults are not valid YAML: " + e.msg);
   }
   if (!parsed.IsMap()) throw Error("config section '" + name + "': its defaults must be a mapping");
-  if (YAML::Load(kDefaults)[name]) throw Error("config section '" + name + "' clashes with a core section");
+  const auto parts = split_key(name);
+  YAML::Node core = YAML::Load(kDefaults);
+  if (parts.size() == 1 && core[name]) throw Error("config section '" + name + "' clashes with a core section");
+  if (parts.size() > 2 || (parts.size() == 2 && (!core[parts[0]] || !core[parts[0]].IsMap() || core[parts[0]][parts[1]])))
+    throw Error("config section '" + name + "' must be a new name or one inside a core section (data.name)");
   Registry<ConfigSection>::instance().add({name, defaults_yaml}, "config section");
 }
 }  // namespace detail

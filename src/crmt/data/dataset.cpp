@@ -1,8 +1,39 @@
 #include "crmt/data/dataset.h"
 
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "crmt/core/error.h"
 
 namespace crmt {
+
+uint64_t sample_seed(uint64_t seed, int64_t row) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (static_cast<uint64_t>(row) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+MultiModalDataset MultiModalDataset::of(std::shared_ptr<const Source> source, bool augment, OnBadSample on_bad) {
+  if (!source) fail("a dataset needs a source");
+  MultiModalDataset d;
+  d.specs = source->specs();
+  d.labels = source->labels();
+  d.class_names = source->class_names();
+  d.source = source->name();
+  d.rows = at::arange(source->size(), at::kLong);
+  for (size_t m = 0; m < d.specs.size(); ++m) d.modalities.push_back(m);
+  d.augment = augment;
+  d.on_bad = on_bad;
+  d.samples = std::move(source);
+  return d;
+}
+
+MultiModalDataset MultiModalDataset::in_memory(ModalitySpecs specs, std::vector<at::Tensor> inputs, at::Tensor labels,
+                                               std::vector<std::string> class_names, std::string name) {
+  return of(std::make_shared<TensorSource>(std::move(specs), std::move(inputs), std::move(labels),
+                                           std::move(class_names), std::move(name)));
+}
 
 std::vector<std::string> MultiModalDataset::modality_names() const {
   std::vector<std::string> names;
@@ -10,50 +41,102 @@ std::vector<std::string> MultiModalDataset::modality_names() const {
   return names;
 }
 
-Batch MultiModalDataset::batch(const at::Tensor& indices) const {
+namespace {
+
+// Stacks the samples read from a file source; leaves out (and logs) the ones that fail when the
+// policy says so.
+Batch read_files(const MultiModalDataset& d, const at::Tensor& source_rows, uint64_t seed) {
+  const auto& src = *d.samples;
+  SampleOptions opt;
+  opt.augment = d.augment;
+  opt.wanted.assign(src.specs().size(), false);
+  for (auto m : d.modalities) opt.wanted[m] = true;
+  std::vector<std::vector<at::Tensor>> parts(d.modalities.size());
+  std::vector<int64_t> labels;
+  const auto* rows = source_rows.data_ptr<int64_t>();
+  for (int64_t i = 0; i < source_rows.numel(); ++i) {
+    opt.seed = sample_seed(seed, rows[i]);
+    Sample s;
+    try {
+      s = src.get(rows[i], opt);
+      for (size_t k = 0; k < d.modalities.size(); ++k) {
+        const auto& x = s.inputs.at(d.modalities[k]);
+        if (!x.defined() || x.sizes().vec() != d.specs[k].shape)
+          fail("{}: modality '{}' has shape [{}] but [{}] was expected", src.describe(rows[i]), d.specs[k].name,
+               x.defined() ? fmt::format("{}", fmt::join(x.sizes().vec(), ",")) : "", fmt::join(d.specs[k].shape, ","));
+      }
+    } catch (const Error& e) {
+      if (d.on_bad == OnBadSample::Error) throw;
+      d.bad->add(e.what());
+      continue;
+    }
+    for (size_t k = 0; k < d.modalities.size(); ++k) parts[k].push_back(s.inputs[d.modalities[k]]);
+    labels.push_back(s.label);
+  }
   Batch b;
-  b.modalities = modality_names();
-  for (const auto& x : inputs) b.inputs.push_back(x.index_select(0, indices));
-  b.labels = labels.index_select(0, indices);
-  b.present.assign(inputs.size(), true);
+  b.modalities = d.modality_names();
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (parts[k].empty()) {
+      std::vector<int64_t> shape{0};
+      shape.insert(shape.end(), d.specs[k].shape.begin(), d.specs[k].shape.end());
+      b.inputs.push_back(at::zeros(shape, at::kFloat));
+    } else {
+      b.inputs.push_back(at::stack(parts[k]));
+    }
+  }
+  b.labels = at::tensor(labels, at::kLong);
+  b.present.assign(parts.size(), true);
   return b;
 }
 
-Batch MultiModalDataset::all() const {
+}  // namespace
+
+Batch MultiModalDataset::batch(const at::Tensor& indices, uint64_t seed) const {
+  if (!samples) fail("{}: the dataset has no samples", source);
+  const auto source_rows = rows.index_select(0, indices);
+  if (!samples->in_memory()) return read_files(*this, source_rows.contiguous(), seed);
+  std::vector<bool> wanted(samples->specs().size(), false);
+  for (auto m : modalities) wanted[m] = true;
+  auto all_inputs = samples->gather(source_rows, wanted);
   Batch b;
   b.modalities = modality_names();
-  b.inputs = inputs;
-  b.labels = labels;
-  b.present.assign(inputs.size(), true);
+  for (auto m : modalities) b.inputs.push_back(all_inputs[m]);
+  b.labels = labels.index_select(0, indices);
+  b.present.assign(modalities.size(), true);
   return b;
 }
+
+Batch MultiModalDataset::all() const { return batch(at::arange(size(), at::kLong)); }
 
 MultiModalDataset MultiModalDataset::subset(const at::Tensor& indices) const {
   MultiModalDataset out = *this;
-  for (auto& x : out.inputs) x = x.index_select(0, indices);
+  out.rows = rows.index_select(0, indices);
   out.labels = labels.index_select(0, indices);
+  return out;
+}
+
+MultiModalDataset MultiModalDataset::select(const std::vector<std::string>& names) const {
+  MultiModalDataset out = *this;
+  out.specs.clear();
+  out.modalities.clear();
+  const auto have = modality_names();
+  for (const auto& name : names) {
+    auto it = std::find(have.begin(), have.end(), name);
+    if (it == have.end()) fail("data.modalities: '{}' is not a modality of {} (it has {})", name, source, fmt::join(have, ", "));
+    const auto k = static_cast<size_t>(it - have.begin());
+    out.specs.push_back(specs[k]);
+    out.modalities.push_back(modalities[k]);
+  }
   return out;
 }
 
 void MultiModalDataset::validate() const {
   if (!labels.defined() || labels.numel() == 0) fail("{}: the split is empty", source);
   if (labels.dim() != 1 || labels.scalar_type() != at::kLong) fail("{}: labels must be a 1-D int64 tensor", source);
-  if (specs.size() != inputs.size() || specs.empty())
-    fail("{}: {} modality specs for {} input tensors", source, specs.size(), inputs.size());
+  if (specs.empty() || specs.size() != modalities.size()) fail("{}: no modality selected", source);
   auto lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
   if (lo < 0 || hi >= num_classes())
     fail("{}: label {} is outside the {} known classes", source, lo < 0 ? lo : hi, num_classes());
-  for (size_t m = 0; m < inputs.size(); ++m) {
-    const auto& x = inputs[m];
-    const auto& spec = specs[m];
-    if (x.scalar_type() != at::kFloat) fail("{}: modality '{}' must be float32", source, spec.name);
-    std::vector<int64_t> expected{size()};
-    expected.insert(expected.end(), spec.shape.begin(), spec.shape.end());
-    if (x.sizes().vec() != expected)
-      fail("{}: modality '{}' has shape {} but [{}] was expected", source, spec.name,
-           fmt::join(x.sizes().vec(), ","), fmt::join(expected, ","));
-    if (!x.isfinite().all().item<bool>()) fail("{}: modality '{}' contains NaN or infinite values", source, spec.name);
-  }
 }
 
 DataSplits split_validation(MultiModalDataset train, MultiModalDataset test, double val_fraction, uint64_t seed) {
@@ -72,6 +155,9 @@ DataSplits split_validation(MultiModalDataset train, MultiModalDataset test, dou
          train.source, train.size() - n_val, n_val, train.num_classes());
   DataSplits s;
   s.val = train.subset(perm.slice(0, train.size() - n_val, train.size()));
+  s.val.augment = false;
+  s.val.on_bad = test.on_bad;
+  s.val.bad = std::make_shared<BadSampleLog>();
   s.train = train.subset(perm.slice(0, 0, train.size() - n_val));
   s.val.source = train.source + " (validation part)";
   s.test = std::move(test);

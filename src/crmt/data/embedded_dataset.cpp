@@ -230,22 +230,23 @@ Modalities read_modalities(const json& meta, const std::string& meta_path) {
 
 // The files must agree with what meta.json says of them: the split's sample count, each modality's
 // per-sample shape, and labels that name one of its classes.
-void check_split(const MultiModalDataset& d, const json& meta, const std::string& meta_path, const std::string& split) {
+void check_split(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, const Modalities& mods,
+                 size_t num_classes, const json& meta, const std::string& meta_path, const std::string& split) {
   const auto key = "num_" + split;
   const auto expected = meta.at(key).get<int64_t>();
-  if (d.labels.dim() != 1 || d.labels.size(0) != expected)
+  if (labels.dim() != 1 || labels.size(0) != expected)
     fail("{}: {} = {} but the {} labels file holds {} labels; {}", meta_path, key, expected, split,
-         d.labels.dim() == 1 ? d.labels.size(0) : d.labels.numel(), kPrepareHint);
-  for (size_t m = 0; m < d.specs.size(); ++m) {
-    const auto sizes = d.inputs[m].sizes().vec();
+         labels.dim() == 1 ? labels.size(0) : labels.numel(), kPrepareHint);
+  for (size_t m = 0; m < mods.specs.size(); ++m) {
+    const auto sizes = inputs[m].sizes().vec();
     std::vector<int64_t> want{expected};
-    want.insert(want.end(), d.specs[m].shape.begin(), d.specs[m].shape.end());
+    want.insert(want.end(), mods.specs[m].shape.begin(), mods.specs[m].shape.end());
     if (sizes != want)
       fail("{}: the {} file of modality '{}' holds [{}] but meta.json describes [{}]; {}", meta_path, split,
-           d.specs[m].name, fmt::join(sizes, ","), fmt::join(want, ","), kPrepareHint);
+           mods.specs[m].name, fmt::join(sizes, ","), fmt::join(want, ","), kPrepareHint);
   }
-  const auto classes = static_cast<int64_t>(d.class_names.size());
-  if (expected > 0 && (d.labels.min().item<int64_t>() < 0 || d.labels.max().item<int64_t>() >= classes))
+  const auto classes = static_cast<int64_t>(num_classes);
+  if (expected > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= classes))
     fail("{}: a {} label lies outside the {} classes of class_names; {}", meta_path, split, classes, kPrepareHint);
 }
 
@@ -253,31 +254,29 @@ void check_split(const MultiModalDataset& d, const json& meta, const std::string
 MultiModalDataset load_split(const std::string& dir, const json& meta, const std::string& meta_path,
                              const Modalities& mods, const std::vector<std::string>& class_names, const char* split) {
   const auto& specs = mods.specs;
-  MultiModalDataset d;
-  d.specs = specs;
-  d.class_names = class_names;
-  d.source = fmt::format("{} ({})", dir, split);
-  d.inputs.resize(specs.size());
+  std::vector<at::Tensor> inputs(specs.size());
+  at::Tensor labels;
   std::vector<bool> found(specs.size(), false);
   for (const auto& f : meta.at("files")) {
     if (f.at("split").get<std::string>() != split) continue;
     auto role = f.at("role").get<std::string>();
     auto t = load_array(dir, f, meta_path);
     if (role == "labels") {
-      d.labels = t.to(torch::kLong);
+      labels = t.to(torch::kLong);
       continue;
     }
     size_t m = 0;
     while (m < specs.size() && specs[m].name != role) ++m;
     if (m == specs.size()) fail("{}: file for unknown modality '{}'", meta_path, role);
-    d.inputs[m] = t.to(torch::kFloat).mul_(mods.scale[m]).sub_(mods.mean[m]).div_(mods.stdev[m]);
+    inputs[m] = t.to(torch::kFloat).mul_(mods.scale[m]).sub_(mods.mean[m]).div_(mods.stdev[m]);
     found[m] = true;
   }
   for (size_t m = 0; m < specs.size(); ++m)
     if (!found[m]) fail("{}: no {} file for modality '{}'; {}", meta_path, split, specs[m].name, kPrepareHint);
-  if (!d.labels.defined()) fail("{}: no {} labels file; {}", meta_path, split, kPrepareHint);
-  check_split(d, meta, meta_path, split);
-  return d;
+  if (!labels.defined()) fail("{}: no {} labels file; {}", meta_path, split, kPrepareHint);
+  check_split(inputs, labels, mods, class_names.size(), meta, meta_path, split);
+  return MultiModalDataset::in_memory(specs, std::move(inputs), std::move(labels), class_names,
+                                      fmt::format("{} ({})", dir, split));
 }
 
 // Replaces `d` by a class-stratified subset of `size` samples (0 or all: unchanged), seeded by the

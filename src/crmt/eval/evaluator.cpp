@@ -4,6 +4,7 @@
 
 #include "crmt/core/error.h"
 #include "crmt/core/progress.h"
+#include "crmt/data/loader.h"
 #include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {
@@ -27,18 +28,22 @@ bool EvalCase::same_as(const EvalCase& other) const {
 }
 
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
-                    bool show_progress) {
+                    bool show_progress, int workers) {
   if (data.size() == 0) fail("{}: cannot evaluate on an empty split", data.source);
   if (batch_size <= 0) fail("evaluation batch size must be positive, got {}", batch_size);
   build_attack(c.attack);  // rejects a bad spec before any work
   EvalModeGuard eval(*net);
   auto start = std::chrono::steady_clock::now();
-  int64_t correct = 0;
-  const int64_t steps = (data.size() + batch_size - 1) / batch_size;
+  int64_t correct = 0, seen = 0;
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.workers = workers;
+  Loader loader(data, options);
+  const int64_t steps = loader.num_batches();
   ProgressBar bar(c.label(), steps, show_progress);
   for (int64_t s = 0; s < steps; ++s) {
-    auto idx = torch::arange(s * batch_size, std::min((s + 1) * batch_size, data.size()), torch::kLong);
-    auto batch = data.batch(idx);
+    auto batch = *loader.next();
+    if (batch.size() == 0) continue;
     // Random attacks draw fresh numbers per batch (seed + batch index), repeatably.
     auto spec = c.attack;
     spec.seed += static_cast<uint64_t>(s);
@@ -46,13 +51,15 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
     if (attack) batch = attack->perturb(net, batch, resolve_targets(batch, {c.modality}));
     torch::NoGradGuard no_grad;
     correct += net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+    seen += batch.size();
     bar.update(s + 1);
   }
   bar.finish();
+  if (seen == 0) fail("{}: no sample of the split could be read", data.source);
   EvalResult r;
   r.evaluated = c;
-  r.samples = data.size();
-  r.accuracy = static_cast<double>(correct) / data.size();
+  r.samples = seen;
+  r.accuracy = static_cast<double>(correct) / seen;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

@@ -29,9 +29,10 @@ struct EvalResult {
   double seconds = 0;
 };
 
-// Accuracy of `net` on `data` under the case's attack, in batches of `batch_size`.
+// Accuracy of `net` on `data` under the case's attack, in batches of `batch_size` read by `workers`
+// threads (files; sets in memory ignore it).
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
-                    bool show_progress = false);
+                    bool show_progress = false, int workers = 0);
 
 // The paper's table: clean; FGM and PGD at eps on all modalities and at unimodal_eps (default: eps)
 // on each one; each missing.

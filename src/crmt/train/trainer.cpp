@@ -8,6 +8,7 @@
 
 #include "crmt/core/error.h"
 #include "crmt/core/progress.h"
+#include "crmt/data/loader.h"
 #include "crmt/models/eval_mode_guard.h"
 #include "crmt/train/checkpoint.h"
 #include "crmt/train/run_lock.h"
@@ -34,16 +35,20 @@ void Trainer::log(const nlohmann::json& record) {
   f << record.dump() << "\n";
 }
 
-double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size) {
+double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size, int workers) {
   torch::NoGradGuard no_grad;
   EvalModeGuard eval(*net);
-  int64_t correct = 0;
-  for (int64_t start = 0; start < data.size(); start += batch_size) {
-    auto idx = torch::arange(start, std::min(start + batch_size, data.size()), torch::kLong);
-    auto batch = data.batch(idx);
-    correct += net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+  int64_t correct = 0, seen = 0;
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.workers = workers;
+  Loader loader(data, options);
+  while (auto batch = loader.next()) {
+    if (batch->size() == 0) continue;
+    correct += net->forward(*batch).logits.argmax(1).eq(batch->labels).sum().item<int64_t>();
+    seen += batch->size();
   }
-  return data.size() > 0 ? static_cast<double>(correct) / data.size() : 0.0;
+  return seen > 0 ? static_cast<double>(correct) / seen : 0.0;
 }
 
 EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train, torch::optim::Optimizer& optimizer,
@@ -51,9 +56,14 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
                               const std::string& label, bool train_mode) {
   const int64_t batch_size = config_.integer("train.batch_size");
   if (batch_size <= 0) fail("train.batch_size must be positive, got {}", batch_size);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
-  auto order = torch::randperm(train.size(), gen, torch::kLong);
-  const int64_t steps = (train.size() + batch_size - 1) / batch_size;
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = true;
+  options.seed = shuffle_seed;
+  options.workers = static_cast<int>(config_.integer("data.workers"));
+  options.prefetch = static_cast<int>(config_.integer("data.prefetch"));
+  Loader loader(train, options);
+  const int64_t steps = loader.num_batches();
   ProgressBar bar(label, steps, config_.boolean("output.progress"));
   EpochStats stats;
   double loss_sum = 0;
@@ -61,8 +71,8 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   auto start = Clock::now();
   net->train(train_mode);
   for (int64_t s = 0; s < steps; ++s) {
-    auto idx = order.slice(0, s * batch_size, std::min((s + 1) * batch_size, train.size()));
-    auto batch = train.batch(idx);
+    auto batch = *loader.next();
+    if (batch.size() == 0) continue;  // every sample of it was unreadable (and skipped)
     auto step = loss(batch);
     if (!std::isfinite(step.loss.item<double>())) {
       const auto last = last_checkpoint();
@@ -80,7 +90,7 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
     bar.update(s + 1, fmt::format("loss {:.4f} acc {:.1f}%", loss_sum / seen, 100.0 * correct / seen));
   }
   stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  stats.samples = train.size();
+  stats.samples = seen;
   stats.loss = seen ? loss_sum / seen : 0;
   stats.accuracy = seen ? static_cast<double>(correct) / seen : 0;
   bar.finish(fmt::format("loss {:.4f} acc {:.1f}% {:.0f} samples/s", stats.loss, 100 * stats.accuracy,
@@ -143,8 +153,17 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
     train_samples += stats.samples;
     method.epoch_end(net, *this, epoch);
     const int64_t eval_bs = config_.integer("train.eval_batch_size");
-    const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, eval_bs) : stats.accuracy;
+    const int workers = static_cast<int>(config_.integer("data.workers"));
+    const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, eval_bs, workers) : stats.accuracy;
     info.epoch = epoch + 1;
+    // Clips left out this epoch: said once, and kept in the log with the first few reasons.
+    std::string skipped = data.train.bad->take_summary();
+    if (auto val_skipped = data.val.bad->take_summary(); !val_skipped.empty())
+      skipped += (skipped.empty() ? "validation: " : "; validation: ") + val_skipped;
+    if (!skipped.empty()) {
+      fmt::print(stderr, "  {}: {}\n", label, skipped);
+      log({{"stage", "data"}, {"epoch", epoch + 1}, {"skipped", skipped}});
+    }
     const bool improved = val_acc > info.best_val_accuracy;
     if (improved) info.best_val_accuracy = val_acc;
     save_checkpoint(last_path, info, net, &optimizer, &method);

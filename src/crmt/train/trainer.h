@@ -60,6 +60,6 @@ class Trainer : public TrainingContext {
 };
 
 // Top-1 accuracy (in [0, 1]) of `net` in eval mode, batched.
-double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size);
+double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size, int workers = 0);
 
 }  // namespace crmt

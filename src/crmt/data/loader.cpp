@@ -1,0 +1,95 @@
+#include "crmt/data/loader.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "crmt/core/error.h"
+
+namespace crmt {
+
+Loader::Loader(MultiModalDataset data, LoaderOptions options) : data_(std::move(data)), options_(options) {
+  if (options_.batch_size <= 0) fail("train.batch_size must be positive, got {}", options_.batch_size);
+  if (options_.workers < 0) fail("data.workers must be >= 0, got {}", options_.workers);
+  if (options_.prefetch < 1) fail("data.prefetch must be >= 1, got {}", options_.prefetch);
+  const int64_t n = data_.size();
+  if (options_.shuffle) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
+    order_ = at::randperm(n, gen, at::kLong);
+  } else {
+    order_ = at::arange(n, at::kLong);
+  }
+  num_batches_ = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  if (data_.in_memory()) options_.workers = 0;
+  for (int w = 0; w < options_.workers; ++w) threads_.emplace_back([this] { work(); });
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  space_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+Batch Loader::build(int64_t k) const {
+  const int64_t start = k * options_.batch_size;
+  const int64_t end = std::min(start + options_.batch_size, data_.size());
+  auto batch = data_.batch(order_.slice(0, start, end), options_.seed);
+  if (options_.pin_memory)
+    for (auto& x : batch.inputs) x = x.pin_memory();
+  return batch;
+}
+
+void Loader::work() {
+  const int64_t capacity = static_cast<int64_t>(options_.workers) * options_.prefetch;
+  for (;;) {
+    int64_t k;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      space_.wait(lock, [&] { return stopping_ || next_to_build_ >= num_batches_ || next_to_build_ < consumed_ + capacity; });
+      if (stopping_ || next_to_build_ >= num_batches_) return;
+      k = next_to_build_++;
+    }
+    std::optional<Batch> batch;
+    std::exception_ptr error;
+    try {
+      batch = build(k);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (error) failed_[k] = error;
+      else done_[k] = std::move(*batch);
+    }
+    ready_.notify_all();
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  if (consumed_ >= num_batches_) return std::nullopt;
+  const int64_t k = consumed_;
+  if (threads_.empty()) {
+    ++consumed_;
+    return build(k);
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  ready_.wait(lock, [&] { return done_.count(k) || failed_.count(k); });
+  if (auto it = failed_.find(k); it != failed_.end()) {
+    auto error = it->second;
+    failed_.erase(it);
+    ++consumed_;
+    lock.unlock();
+    space_.notify_all();
+    std::rethrow_exception(error);
+  }
+  auto batch = std::move(done_[k]);
+  done_.erase(k);
+  ++consumed_;
+  lock.unlock();
+  space_.notify_all();
+  return batch;
+}
+
+}  // namespace crmt
