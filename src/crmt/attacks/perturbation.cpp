@@ -2,6 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include <limits>
+
+#include "crmt/core/error.h"
+
 namespace crmt {
 
 namespace {
@@ -50,7 +54,19 @@ std::vector<at::Tensor> project_joint_ball(const std::vector<at::Tensor>& parts,
 
 at::Tensor clamp_to_range(const at::Tensor& x, const ModalitySpec& spec) {
   if (!spec.bounded()) return x;
-  return x.clamp(spec.lower, spec.upper);
+  if (!spec.per_channel()) return x.clamp(spec.lower, spec.upper);
+  // One range per channel: the third-from-last axis of x ([N, C, H, W] or [N, T, C, H, W]).
+  if (x.dim() < 3)
+    fail("modality '{}': per-channel bounds need inputs with a channel axis, got {} dimensions", spec.name, x.dim());
+  const int64_t channels = x.size(-3);
+  auto bound = [&](const std::vector<double>& values, double fill, const char* what) {
+    if (values.empty()) return at::full({channels, 1, 1}, fill, x.options());
+    if (static_cast<int64_t>(values.size()) != channels)
+      fail("modality '{}': {} has {} entries but the input has {} channels", spec.name, what, values.size(), channels);
+    return at::tensor(values, x.options().dtype(at::kDouble)).to(x.scalar_type()).reshape({channels, 1, 1});
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  return x.clamp(bound(spec.channel_lower, -inf, "channel_lower"), bound(spec.channel_upper, inf, "channel_upper"));
 }
 
 }  // namespace crmt

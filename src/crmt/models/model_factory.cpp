@@ -1,10 +1,13 @@
 #include "crmt/models/model_factory.h"
 
+#include <algorithm>
+
 #include "crmt/core/error.h"
 #include "crmt/models/concat_head.h"
 #include "crmt/models/feature_memory.h"
 #include "crmt/models/head_factory.h"
 #include "crmt/models/mlp.h"
+#include "crmt/models/pretrained.h"
 #include "crmt/models/resnet.h"
 #include "crmt/models/small_cnn.h"
 
@@ -34,14 +37,43 @@ std::shared_ptr<EncoderImpl> build_encoder(const Config& config, const ModalityS
 
 }  // namespace
 
-MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes) {
+MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes, bool load_pretrained) {
   if (specs.empty()) fail("cannot build a model for data without modalities");
   if (num_classes < 2) fail("a classifier needs at least 2 classes, got {}", num_classes);
+  // model.pretrained: ImageNet weights for the resnet18 encoders of model.pretrained_modalities ([] = all).
+  const auto pretrained = config.str("model.pretrained");
+  const auto pretrained_modalities = config.strings("model.pretrained_modalities");
+  if (!pretrained.empty() && config.str("model.encoder") != "resnet18")
+    fail("model.pretrained is set but model.encoder is '{}' (pretrained weights are for resnet18)",
+         config.str("model.encoder"));
+  if (pretrained.empty() && !pretrained_modalities.empty())
+    fail("model.pretrained_modalities is set but model.pretrained is empty");
+  for (const auto& name : pretrained_modalities) {
+    bool known = false;
+    for (const auto& spec : specs) known = known || spec.name == name;
+    if (!known) {
+      std::vector<std::string> names;
+      for (const auto& spec : specs) names.push_back(spec.name);
+      fail("model.pretrained_modalities: '{}' is not a modality of the data (it has {})", name, fmt::join(names, ", "));
+    }
+  }
   std::vector<std::shared_ptr<EncoderImpl>> encoders;
   std::vector<int64_t> dims;
   for (const auto& spec : specs) {
     encoders.push_back(build_encoder(config, spec));
     dims.push_back(encoders.back()->out_dim());
+    const bool selected = pretrained_modalities.empty() ||
+                          std::find(pretrained_modalities.begin(), pretrained_modalities.end(), spec.name) !=
+                              pretrained_modalities.end();
+    if (!load_pretrained || pretrained.empty() || !selected) continue;
+    auto resnet = std::dynamic_pointer_cast<ResNet18Impl>(encoders.back());
+    if (!resnet) {  // a 1-d modality gets an MLP even when model.encoder is resnet18
+      if (!pretrained_modalities.empty())
+        fail("model.pretrained_modalities: modality '{}' has no resnet18 encoder (shape [{}])", spec.name,
+             fmt::join(spec.shape, ","));
+      continue;
+    }
+    load_pretrained_resnet18(*resnet, pretrained);
   }
   MultiModalNet net(specs, encoders, build_head(config, dims, num_classes));
   // MSEFM's external memory belongs to the model: it acts at evaluation too, and attacks see it.

@@ -10,7 +10,11 @@ namespace crmt {
 // Builds the model that the `model` section of a config describes, for data with these modalities
 // and classes. Image-like modalities ([C, H, W] or [T, C, H, W]) get the configured encoder; flat
 // feature vectors ([D]) get an MLP (or a linear map when model.encoder is linear).
-MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes);
+// model.pretrained (resnet18 only) loads ImageNet weights into the resnet18 encoders of
+// model.pretrained_modalities ([] = all) unless `load_pretrained` is false (a caller that loads a
+// checkpoint next has no use for them, and the file may be gone).
+MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes,
+                          bool load_pretrained = true);
 
 // A one-line description of the architecture (encoders, head, shapes, classes), stored in
 // checkpoints so that loading into a different model fails with a clear message.

@@ -1,5 +1,8 @@
 #include "crmt/models/resnet.h"
 
+#include <torch/nn/functional/pooling.h>
+#include <torch/nn/init.h>
+
 #include "crmt/core/error.h"
 
 namespace crmt {
@@ -15,39 +18,48 @@ class BasicBlockImpl : public nn::Module {
     bn1 = register_module("bn1", nn::BatchNorm2d(out));
     conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(false)));
     bn2 = register_module("bn2", nn::BatchNorm2d(out));
-    if (stride != 1 || in != out)
-      shortcut = register_module(
-          "shortcut", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
-                                     nn::BatchNorm2d(out)));
+    if (stride != 1 || in != out)  // torchvision: downsample.0 (1x1 conv), downsample.1 (BN)
+      downsample = register_module(
+          "downsample", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
+                                       nn::BatchNorm2d(out)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = torch::relu(bn1(conv1(x)));
     y = bn2(conv2(y));
-    return torch::relu(y + (shortcut ? shortcut->forward(x) : x));
+    return torch::relu(y + (downsample ? downsample->forward(x) : x));
   }
 
  private:
   nn::Conv2d conv1{nullptr}, conv2{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
-  nn::Sequential shortcut{nullptr};
+  nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(BasicBlock);
+
+nn::Sequential make_layer(int64_t in, int64_t out, int64_t stride) {
+  return nn::Sequential(BasicBlock(in, out, stride), BasicBlock(out, out, 1));
+}
 
 }  // namespace
 
 ResNet18Impl::ResNet18Impl(int64_t in_channels, int64_t frames) : in_channels_(in_channels), frames_(frames) {
-  stem = register_module("stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)),
-                                                nn::BatchNorm2d(64), nn::ReLU(),
-                                                nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1))));
-  nn::Sequential seq;
-  int64_t width = 64;
-  for (int64_t out : {64, 128, 256, 512}) {
-    int64_t stride = out == 64 ? 1 : 2;
-    seq->push_back(BasicBlock(width, out, stride));
-    seq->push_back(BasicBlock(out, out, 1));
-    width = out;
+  if (in_channels < 1) fail("resnet18 needs at least 1 input channel, got {}", in_channels);
+  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", nn::BatchNorm2d(64));
+  layer1 = register_module("layer1", make_layer(64, 64, 1));
+  layer2 = register_module("layer2", make_layer(64, 128, 2));
+  layer3 = register_module("layer3", make_layer(128, 256, 2));
+  layer4 = register_module("layer4", make_layer(256, 512, 2));
+  // The official CRMT backbone's initialisation (models/backbone.py).
+  torch::NoGradGuard no_grad;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<nn::Conv2d>()) {
+      nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = module->as<nn::BatchNorm2d>()) {
+      bn->weight.normal_(1.0, 0.02);
+      bn->bias.zero_();
+    }
   }
-  layers = register_module("layers", seq);
 }
 
 torch::Tensor ResNet18Impl::forward(const torch::Tensor& x) {
@@ -61,7 +73,11 @@ torch::Tensor ResNet18Impl::forward(const torch::Tensor& x) {
   }
   if (frames.size(1) != in_channels_)
     fail("resnet18 stem expects {} input channels, got {}", in_channels_, frames.size(1));
-  auto features = torch::adaptive_avg_pool2d(layers->forward(stem->forward(frames)), {1, 1}).flatten(1);
+  auto y = torch::relu(bn1(conv1(frames)));
+  y = torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
+  y = layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));
+  // Mean over space per frame, then over T: equal to adaptive_avg_pool3d over (T, H', W').
+  auto features = y.mean({2, 3});
   return features.reshape({n, t, -1}).mean(1);
 }
 

@@ -8,17 +8,26 @@
 namespace crmt {
 
 // ResNet-18 as the paper uses it (He et al. 2016, BasicBlocks [2, 2, 2, 2], 512-d output) with a
-// modality-specific stem: `in_channels` is 1 for spectrograms and 3 for RGB frames. A visual clip
-// arrives as [N, T, C, H, W]; each frame is encoded and the pooled features are averaged over T.
+// modality-specific stem: `in_channels` is 1 for spectrograms, 2 for optical flow (u, v) and 3 for
+// RGB frames. Submodules carry torchvision's names (conv1, bn1, layer1..layer4 of blocks "0", "1"
+// with conv1, bn1, conv2, bn2 and downsample "0" conv / "1" bn), so that a torchvision resnet18
+// state dict maps by name (see pretrained.h); there is no avgpool/fc module. Input is [N, C, H, W]
+// or a clip [N, T, C, H, W]: frames are folded into the batch, and the layer-4 maps are averaged
+// over T and space (the official code's adaptive_avg_pool3d). Initialised as the official CRMT
+// backbone: convs kaiming_normal_(fan_out, relu), BN weight ~ N(1, 0.02), bias 0.
 class ResNet18Impl : public EncoderImpl {
  public:
   ResNet18Impl(int64_t in_channels, int64_t frames);
   torch::Tensor forward(const torch::Tensor& x) override;
   int64_t out_dim() const override { return 512; }
   std::string kind() const override { return "resnet18"; }
+  int64_t in_channels() const { return in_channels_; }
+
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
 
  private:
-  torch::nn::Sequential stem{nullptr}, layers{nullptr};
   int64_t in_channels_, frames_;
 };
 
