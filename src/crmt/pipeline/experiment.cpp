@@ -38,7 +38,8 @@ Experiment load_experiment(const std::string& checkpoint, const std::vector<std:
   }
   seed_everything(static_cast<uint64_t>(e.config.integer("seed")));
   e.data = load_data(e.config, e.config.boolean("output.progress"));
-  e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes());
+  // The checkpoint holds every weight: the pretrained file of the run need not be there any more.
+  e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes(), /*load_pretrained=*/false);
   e.architecture = describe_architecture(e.net);
   load_checkpoint(checkpoint, e.architecture, e.net);
   e.net->eval();
