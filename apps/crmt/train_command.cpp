@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "crmt/core/atomic_file.h"
 #include "crmt/core/runtime.h"
+#include "crmt/data/source_registry.h"
 #include "crmt/eval/evaluator.h"
 #include "crmt/pipeline/experiment.h"
 #include "crmt/train/method_registry.h"
@@ -22,8 +23,9 @@ void add_train_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   train->add_option("--config", opt->config, "experiment YAML (see configs/)")->check(CLI::ExistingFile);
   train->add_option("overrides", opt->overrides,
-                    fmt::format("section.key=value settings applied after the file; train.method is one of {}",
-                                fmt::join(known_methods(), ", ")));
+                    fmt::format("section.key=value settings applied after the file; train.method is one of {}; "
+                                "data.name is one of {} (docs/datasets.md)",
+                                fmt::join(known_methods(), ", "), fmt::join(known_sources(), ", ")));
   train->add_flag("--resume", opt->resume, "continue from output.dir/last.pt");
   add_threads_option(*train, opt->threads);
   train->callback([opt] {
