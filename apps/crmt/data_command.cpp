@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "crmt/core/runtime.h"
 #include "crmt/data/embedded_dataset.h"
+#include "crmt/data/fixtures/make_fixture.h"
 
 namespace crmt::cli {
 
@@ -32,6 +33,24 @@ void add_data_command(CLI::App& app) {
     for (const auto& f : std::filesystem::recursive_directory_iterator(opt->root))
       if (f.is_regular_file()) bytes += f.file_size();
     fmt::print("embedded dataset ready in {} ({:.1f} MB, {:.1f} s)\n", opt->root, bytes / 1e6, seconds);
+  });
+  auto* fixture = data->add_subcommand(
+      "make-fixture",
+      "write a small stand-in for a real dataset (" + fmt::format("{}", fmt::join(fixture_datasets(), ", ")) +
+          ") in its on-disk layout: moving, tinted Fashion-MNIST frames and spoken class names");
+  auto fopt = std::make_shared<FixtureOptions>();
+  fixture->add_option("dataset", fopt->dataset, "which dataset's layout")->required();
+  fixture->add_option("--out", fopt->out_dir, "folder to write (must be empty or absent)")->required();
+  fixture->add_option("--clips", fopt->clips, "clips per split")->capture_default_str();
+  fixture->add_option("--seed", fopt->seed, "ids, images, motion, voices and noise")->capture_default_str();
+  fixture->add_option("--fashion-mnist", fopt->fashion_mnist_dir, "folder of the Fashion-MNIST idx files")
+      ->capture_default_str();
+  fixture->add_flag("--force", fopt->force, "replace the contents of a non-empty --out");
+  fixture->callback([fopt] {
+    fopt->show_progress = true;
+    auto s = make_fixture(*fopt);
+    fmt::print("{} fixture written to {}: {} clips per split, {} classes, {} files ({:.1f} MB, {:.1f} s)\n",
+               fopt->dataset, fopt->out_dir, fopt->clips, s.classes, s.files, s.bytes / 1e6, s.seconds);
   });
 }
 
