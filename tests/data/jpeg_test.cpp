@@ -73,6 +73,15 @@ TEST(Jpeg, ConvertsBetweenGrayAndRgb) {
   auto l = decode_jpeg(rb.data(), rb.size(), JpegColor::Gray, "r");
   ASSERT_EQ(l.channels, 1);
   EXPECT_NEAR(l.pixels[8 * 16 + 8], 0.299 * 200, 2.0);
+  // Exactly PIL's convert('L') of the decoded RGB: (19595 R + 38470 G + 7471 B + 2^15) >> 16.
+  const auto colour = encode_jpeg(gradient(20, 30), 90);
+  auto c = decode_jpeg(colour.data(), colour.size(), JpegColor::Rgb, "c");
+  auto cl = decode_jpeg(colour.data(), colour.size(), JpegColor::Gray, "c");
+  ASSERT_EQ(cl.pixels.size(), c.pixels.size() / 3);
+  for (size_t i = 0; i < cl.pixels.size(); ++i) {
+    const uint8_t* p = &c.pixels[3 * i];
+    ASSERT_EQ(cl.pixels[i], (p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16) << i;
+  }
 }
 
 TEST(Jpeg, BadFilesGiveAnErrorNamingTheFile) {

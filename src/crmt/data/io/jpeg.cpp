@@ -53,7 +53,10 @@ bool run_decode(jpeg_decompress_struct* cinfo, ErrorManager* err, const uint8_t*
   jpeg_create_decompress(cinfo);
   jpeg_mem_src(cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
   jpeg_read_header(cinfo, TRUE);
-  cinfo->out_color_space = color == JpegColor::Rgb ? JCS_RGB : JCS_GRAYSCALE;
+  // Colour files are always decoded to RGB: for Gray, PIL's luma is then computed from RGB
+  // (libjpeg's own Y channel differs by one grey level now and then).
+  const bool gray_file = cinfo->jpeg_color_space == JCS_GRAYSCALE;
+  cinfo->out_color_space = color == JpegColor::Gray && gray_file ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(cinfo);
   *out = Image(static_cast<int>(cinfo->output_height), static_cast<int>(cinfo->output_width),
                static_cast<int>(cinfo->output_components));
@@ -85,6 +88,15 @@ bool run_encode(jpeg_compress_struct* cinfo, ErrorManager* err, const Image* ima
   return true;
 }
 
+// PIL's convert('L'): ITU-R 601-2 luma in 16-bit fixed point, rounded.
+Image to_luma(const Image& rgb) {
+  Image out(rgb.height, rgb.width, 1);
+  const uint8_t* p = rgb.pixels.data();
+  for (size_t i = 0; i < out.pixels.size(); ++i, p += 3)
+    out.pixels[i] = static_cast<uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+  return out;
+}
+
 }  // namespace
 
 Image decode_jpeg(const uint8_t* data, size_t size, JpegColor color, const std::string& name) {
@@ -98,7 +110,7 @@ Image decode_jpeg(const uint8_t* data, size_t size, JpegColor color, const std::
   const bool ok = run_decode(&cinfo, &err, data, size, color, &image);
   jpeg_destroy_decompress(&cinfo);
   if (!ok) fail("{}: corrupt JPEG: {}", name, err.message);
-  return image;
+  return color == JpegColor::Gray && image.channels == 3 ? to_luma(image) : image;
 }
 
 Image read_jpeg(const std::string& path, JpegColor color) {
