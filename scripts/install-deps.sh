@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
-  zlib1g-dev dataset-fashion-mnist
+  zlib1g-dev libjpeg-dev dataset-fashion-mnist
   libespeak-ng-dev espeak-ng-data
   gnuplot-nox
 )

@@ -150,9 +150,12 @@ DataSplits split_validation(MultiModalDataset train, MultiModalDataset test, dou
     fail("data.val_fraction: {} of the {} training samples of {} is no sample; raise it, or set 0 to choose the best "
          "epoch by training accuracy",
          val_fraction, train.size(), train.source);
-  if (train.size() - n_val < train.num_classes())
+  // The classes the source has samples of (a small stand-in of a real dataset may use only a few of
+  // its classes; a subset of it must still cover those).
+  const int64_t classes = std::get<0>(at::_unique(train.samples ? train.samples->labels() : train.labels)).numel();
+  if (train.size() - n_val < classes)
     fail("{}: {} training samples (after {} for validation) cannot cover its {} classes; raise data.train_size",
-         train.source, train.size() - n_val, n_val, train.num_classes());
+         train.source, train.size() - n_val, n_val, classes);
   DataSplits s;
   s.val = train.subset(perm.slice(0, train.size() - n_val, train.size()));
   s.val.augment = false;
