@@ -8,7 +8,7 @@ BUILD=${1:-build}
 CLIPS=${2:-64}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-"$BUILD/crmt" data make-fixture kinetics_sounds --out "$WORK/ks" --clips "$CLIPS" >/dev/null
+"$BUILD/crmt" data make-fixture kinetics_sounds --out "$WORK/ks" --clips "$CLIPS" >/dev/null 2>&1
 for workers in 1 2; do
   CRMT_KS_FIXTURE="$WORK/ks" "$BUILD/crmt_bench" --benchmark_filter="BM_KineticsSoundsLoader/$workers/" \
     --benchmark_min_time=3 --benchmark_format=json >"$WORK/crmt.json" 2>/dev/null

@@ -2,7 +2,7 @@
 """Peak resident memory of one training epoch on a Kinetics-Sounds-shaped fixture and on one ten
 times larger: the streaming loader keeps memory flat in the dataset's size (goal: < 10% growth).
 
-Each run is `crmt train` in its own process (small CNN encoders at 64x64 frames, so the epoch is
+Each run is `crmt train` in its own process (MLP encoders at 64x64 frames, so the epoch is
 quick; the data layer reads the full files either way); peak RSS from GNU time (%M).
 Usage: memory_flatness.py [build dir] [clips of the small fixture]
 """
@@ -23,8 +23,9 @@ def peak_rss_of_training(root, out):
     start = time.perf_counter()
     subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report, crmt, "train", "data.name=kinetics_sounds",
                     "data.root=" + root, "data.val_fraction=0", "data.kinetics_sounds.image_size=64",
-                    "model.encoder=small_cnn", "train.epochs=1", "train.batch_size=16", "train.eval_batch_size=16",
-                    "output.progress=false", "output.dir=" + out], check=True, stdout=subprocess.DEVNULL)
+                    "model.encoder=mlp", "train.epochs=1", "train.batch_size=16", "train.eval_batch_size=16",
+                    "output.progress=false", "output.dir=" + out], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     with open(report) as f:
         return int(f.read().split()[-1]), time.perf_counter() - start
 
@@ -34,7 +35,7 @@ with tempfile.TemporaryDirectory() as work:
     for clips in (small, 10 * small):
         root = os.path.join(work, "ks%d" % clips)
         subprocess.run([crmt, "data", "make-fixture", "kinetics_sounds", "--out", root, "--clips", str(clips)],
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rss, seconds = peak_rss_of_training(root, os.path.join(work, "run%d" % clips))
         results.append((clips, rss, seconds))
         print("{} clips per split: peak RSS {:.1f} MiB, {:.0f} s".format(clips, rss / 1024, seconds))

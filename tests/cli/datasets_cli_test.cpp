@@ -11,6 +11,9 @@ struct Case {
   std::string dataset, configs;
 };
 
+// Shown by name in test listings.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.dataset; }
+
 class DatasetCli : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DatasetCli, FixtureTrainsAndEvaluatesWithTheShippedRecipe) {

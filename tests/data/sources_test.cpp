@@ -53,6 +53,9 @@ struct Expected {
   std::vector<std::vector<int64_t>> shapes;  // per sample
 };
 
+// Shown by name in test listings.
+void PrintTo(const Expected& c, std::ostream* os) { *os << c.dataset; }
+
 class EverySource : public ::testing::TestWithParam<Expected> {};
 
 TEST_P(EverySource, ReadsItsFixtureWithThePapersShapes) {
