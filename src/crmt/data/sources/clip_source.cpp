@@ -2,9 +2,12 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
+
 #include "crmt/core/error.h"
 #include "crmt/data/embedded_synthesis.h"
 #include "crmt/data/image/image_ops.h"
+#include "crmt/data/sources/clip_files.h"
 
 namespace crmt {
 
@@ -25,6 +28,23 @@ void IndexProblems::report(size_t kept, bool show) const {
   if (count_ == 0 || !show) return;
   fmt::print(stderr, "{}: {} of {} clips left out (first: {})\n", split_, count_, static_cast<int64_t>(kept) + count_,
              fmt::join(first_, "; "));
+}
+
+bool clip_files_present(Clip& c, int min_frames, IndexProblems& problems) {
+  if (!c.audio_path.empty() && !std::filesystem::exists(c.audio_path)) {
+    problems.add(c.audio_path, "audio file missing");
+    return false;
+  }
+  c.frame_count = count_jpeg_files(c.frames_dir);
+  if (c.frame_count < 0) {
+    problems.add(c.frames_dir, "frame folder missing");
+    return false;
+  }
+  if (c.frame_count < min_frames) {
+    problems.add(c.frames_dir, fmt::format("{} frames, at least {} needed", c.frame_count, min_frames));
+    return false;
+  }
+  return true;
 }
 
 ClipSource::ClipSource(std::string name, ModalitySpecs specs, std::vector<std::string> class_names,

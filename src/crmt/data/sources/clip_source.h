@@ -40,6 +40,10 @@ class IndexProblems {
   std::vector<std::string> first_;
 };
 
+// Whether a clip's files are there: its audio file (when it has one) and a frame folder of at least
+// `min_frames` JPEGs (counted into c.frame_count). Reports to `problems` what is not.
+bool clip_files_present(Clip& c, int min_frames, IndexProblems& problems);
+
 class ClipSource : public Source {
  public:
   ClipSource(std::string name, ModalitySpecs specs, std::vector<std::string> class_names, std::vector<Clip> clips);

@@ -3,13 +3,13 @@
 // hop 353: [257, 188]) and frames Image-01-FPS/<FileName>/*.jpg. See docs/datasets.md.
 #include <ATen/ATen.h>
 
-#include <filesystem>
 
 #include "crmt/core/error.h"
 #include "crmt/data/audio/spectrogram.h"
 #include "crmt/data/io/jpeg.h"
 #include "crmt/data/io/wav.h"
 #include "crmt/data/source_registry.h"
+#include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"
 #include "crmt/data/sources/clip_source.h"
 
@@ -28,11 +28,6 @@ image_size: 224
 
 constexpr int kRate = 22050;
 constexpr int64_t kSamples = 3 * kRate;  // 66150 samples: 188 STFT frames with hop 353
-
-const std::vector<std::string>& emotions() {
-  static const std::vector<std::string> names = {"NEU", "HAP", "SAD", "FEA", "DIS", "ANG"};
-  return names;
-}
 
 struct CremadSettings {
   int frames = 1, image_size = 224;
@@ -53,7 +48,7 @@ at::Tensor cremad_audio(const std::string& path) {
 class CremadSource : public ClipSource {
  public:
   CremadSource(std::string name, ModalitySpecs specs, std::vector<Clip> clips, CremadSettings s)
-      : ClipSource(std::move(name), std::move(specs), emotions(), std::move(clips)), s_(s) {}
+      : ClipSource(std::move(name), std::move(specs), cremad_emotions(), std::move(clips)), s_(s) {}
 
   Sample get(int64_t row, const SampleOptions& o) const override {
     const auto& c = clip(row);
@@ -82,7 +77,6 @@ class CremadSource : public ClipSource {
 };
 
 DataSplits load_cremad(const Config& config, bool show_progress) {
-  namespace fs = std::filesystem;
   const auto root = config.str("data.root");
   CremadSettings s;
   s.frames = static_cast<int>(config.integer("data.cremad.frames"));
@@ -103,9 +97,9 @@ DataSplits load_cremad(const Config& config, bool show_progress) {
       Clip c;
       try {
         if (f.size() != 2) fail("expected `<FileName>,<EMOTION>`, got '{}'", lines[i]);
-        auto it = std::find(emotions().begin(), emotions().end(), f[1]);
-        if (it == emotions().end()) fail("emotion '{}' is not one of {}", f[1], fmt::join(emotions(), ", "));
-        c.label = it - emotions().begin();
+        auto it = std::find(cremad_emotions().begin(), cremad_emotions().end(), f[1]);
+        if (it == cremad_emotions().end()) fail("emotion '{}' is not one of {}", f[1], fmt::join(cremad_emotions(), ", "));
+        c.label = it - cremad_emotions().begin();
         c.name = f[0];
         c.audio_path = join_inside(audio_root, c.name + ".wav", csv);
         c.frames_dir = join_inside(frames_root, c.name, csv);
@@ -113,19 +107,7 @@ DataSplits load_cremad(const Config& config, bool show_progress) {
         problems.add(where, e.what());
         continue;
       }
-      if (!fs::exists(c.audio_path)) {
-        problems.add(c.audio_path, "audio file missing");
-        continue;
-      }
-      c.frame_count = count_jpeg_files(c.frames_dir);
-      if (c.frame_count < 0) {
-        problems.add(c.frames_dir, "frame folder missing");
-        continue;
-      }
-      if (c.frame_count < s.frames) {
-        problems.add(c.frames_dir, fmt::format("{} frames, at least {} needed", c.frame_count, s.frames));
-        continue;
-      }
+      if (!clip_files_present(c, s.frames, problems)) continue;
       clips.push_back(std::move(c));
     }
     problems.report(clips.size(), show_progress);

@@ -3,13 +3,13 @@
 // at 1 fps named frame_00001.jpg, ... in a folder per clip. See docs/datasets.md.
 #include <ATen/ATen.h>
 
-#include <filesystem>
 #include <sstream>
 
 #include "crmt/core/error.h"
 #include "crmt/data/io/jpeg.h"
 #include "crmt/data/io/npy.h"
 #include "crmt/data/source_registry.h"
+#include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"
 #include "crmt/data/sources/clip_source.h"
 
@@ -29,19 +29,6 @@ image_size: 224
 audio_frames: 1024
 )");
 
-// The 31 classes, in the order of the official index files' integer labels.
-const std::vector<std::string>& ks_classes() {
-  static const std::vector<std::string> names = {
-      "blowing_nose",      "blowing_out_candles", "bowling",          "chopping_wood",    "dribbling_basketball",
-      "laughing",          "mowing_lawn",         "playing_accordion", "playing_bagpipes", "playing_bass_guitar",
-      "playing_clarinet",  "playing_drums",       "playing_guitar",   "playing_harmonica", "playing_keyboard",
-      "playing_organ",     "playing_piano",       "playing_saxophone", "playing_trombone", "playing_trumpet",
-      "playing_violin",    "playing_xylophone",   "ripping_paper",    "shoveling_snow",   "shuffling_cards",
-      "singing",           "stomping_grapes",     "tap_dancing",      "tapping_guitar",   "tapping_pen",
-      "tickling"};
-  return names;
-}
-
 struct KsSettings {
   int frames = 3, image_size = 224;
   int64_t audio_frames = 1024;
@@ -50,7 +37,7 @@ struct KsSettings {
 class KineticsSoundsSource : public ClipSource {
  public:
   KineticsSoundsSource(std::string name, ModalitySpecs specs, std::vector<Clip> clips, KsSettings s)
-      : ClipSource(std::move(name), std::move(specs), ks_classes(), std::move(clips)), s_(s) {}
+      : ClipSource(std::move(name), std::move(specs), kinetics_sounds_classes(), std::move(clips)), s_(s) {}
 
   Sample get(int64_t row, const SampleOptions& o) const override {
     const auto& c = clip(row);
@@ -80,7 +67,6 @@ class KineticsSoundsSource : public ClipSource {
 
 std::shared_ptr<const Source> ks_split(const Config& config, const std::string& split, OnBadSample policy,
                                        bool show_progress) {
-  namespace fs = std::filesystem;
   const auto root = config.str("data.root");
   const auto key = [&](const std::string& what) { return config.str("data.kinetics_sounds." + split + "_" + what); };
   KsSettings s;
@@ -108,27 +94,16 @@ std::shared_ptr<const Source> ks_split(const Config& config, const std::string& 
       size_t used = 0;
       c.label = std::stoll(parts.back(), &used);
       if (used != parts.back().size()) fail("label '{}' is not an integer", parts.back());
-      if (c.label < 0 || c.label >= static_cast<int64_t>(ks_classes().size()))
-        fail("label {} is not one of the {} classes", c.label, ks_classes().size());
+      if (c.label < 0 || c.label >= static_cast<int64_t>(kinetics_sounds_classes().size()))
+        fail("label {} is not one of the {} classes", c.label, kinetics_sounds_classes().size());
       c.audio_path = join_inside(audio_dir, c.name + ".npy", index);
       c.frames_dir = join_inside(frames_dir, c.name, index);
     } catch (const std::exception& e) {  // std::stoll's too
       problems.add(where, e.what());
       continue;
     }
-    if (!fs::exists(c.audio_path)) {
-      problems.add(c.audio_path, "spectrogram missing");
-      continue;
-    }
-    c.frame_count = count_jpeg_files(c.frames_dir);
-    if (c.frame_count < 0) {
-      problems.add(c.frames_dir, "frame folder missing");
-      continue;
-    }
-    if (c.frame_count <= s.frames) {  // the official loader keeps a clip only with more than 3 frames
-      problems.add(c.frames_dir, fmt::format("{} frames, more than {} needed", c.frame_count, s.frames));
-      continue;
-    }
+    // The official loader keeps a clip only with more frames than it picks.
+    if (!clip_files_present(c, s.frames + 1, problems)) continue;
     clips.push_back(std::move(c));
   }
   problems.report(clips.size(), show_progress);

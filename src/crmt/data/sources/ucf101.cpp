@@ -175,15 +175,7 @@ DataSplits load_ucf101(const Config& config, bool show_progress) {
         problems.add(where, e.what());
         continue;
       }
-      c.frame_count = count_jpeg_files(c.frames_dir);
-      if (c.frame_count < 0) {
-        problems.add(c.frames_dir, "frame folder missing");
-        continue;
-      }
-      if (c.frame_count < kRgbFrames) {
-        problems.add(c.frames_dir, fmt::format("{} frames, at least {} needed", c.frame_count, kRgbFrames));
-        continue;
-      }
+      if (!clip_files_present(c, kRgbFrames, problems)) continue;
       const auto u = s.flow_u + "/" + c.name, v = s.flow_v + "/" + c.name;
       if (!fs::is_directory(u) || !fs::is_directory(v)) {
         problems.add(fs::is_directory(u) ? v : u, "flow folder missing");

@@ -5,7 +5,6 @@
 // BalanceBenchmark assign them. See docs/datasets.md.
 #include <ATen/ATen.h>
 
-#include <filesystem>
 #include <map>
 
 #include "crmt/core/error.h"
@@ -109,7 +108,6 @@ struct CsvRow {
 };
 
 DataSplits load_vggsound(const Config& config, bool show_progress) {
-  namespace fs = std::filesystem;
   const auto root = config.str("data.root");
   VggSettings s;
   s.frames = static_cast<int>(config.integer("data.vggsound.frames"));
@@ -165,19 +163,7 @@ DataSplits load_vggsound(const Config& config, bool show_progress) {
         problems.add(r.where, e.what());
         continue;
       }
-      if (!fs::exists(c.audio_path)) {
-        problems.add(c.audio_path, "audio file missing");
-        continue;
-      }
-      c.frame_count = count_jpeg_files(c.frames_dir);
-      if (c.frame_count < 0) {
-        problems.add(c.frames_dir, "frame folder missing");
-        continue;
-      }
-      if (c.frame_count <= s.frames) {
-        problems.add(c.frames_dir, fmt::format("{} frames, more than {} needed", c.frame_count, s.frames));
-        continue;
-      }
+      if (!clip_files_present(c, s.frames + 1, problems)) continue;
       clips.push_back(std::move(c));
     }
     problems.report(clips.size(), show_progress);
