@@ -17,8 +17,7 @@ void add_compare_command(CLI::App& app) {
   // One value per --config, so that the positional overrides after the last one are not taken as configs.
   compare->add_option("--config", opt->configs, "experiment YAML, repeatable")
       ->required()
-      ->allow_extra_args(false)
-      ->check(CLI::ExistingFile);
+      ->allow_extra_args(false);
   compare->add_option("--seeds", opt->seeds, "comma-separated seeds")->delimiter(',')->allow_extra_args(false);
   compare->add_option("--out", opt->out, "output folder")->capture_default_str();
   compare->add_option("--eps", opt->eps, "l2 budget of FGM/PGD on all modalities")->capture_default_str();

@@ -21,7 +21,7 @@ void add_train_command(CLI::App& app) {
     int threads = 0;
   };
   auto opt = std::make_shared<Options>();
-  train->add_option("--config", opt->config, "experiment YAML (see configs/)")->check(CLI::ExistingFile);
+  train->add_option("--config", opt->config, "experiment YAML (see configs/)");
   train->add_option("overrides", opt->overrides,
                     fmt::format("section.key=value settings applied after the file; train.method is one of {}; "
                                 "data.name is one of {} (docs/datasets.md)",

@@ -46,6 +46,8 @@ CRMT_REGISTER_SOURCE("embedded", "the offline audio-visual default: Fashion-MNIS
 }  // namespace
 
 DataSplits load_data(const Config& config, bool show_progress) {
+  // Checked for every source, so that a typo is an error even where nothing is read from files.
+  parse_on_bad_sample(config.str("data.on_bad_sample"), OnBadSample::Skip);
   auto splits = source_info(config.str("data.name")).load(config, show_progress);
   const auto keep = config.strings("data.modalities");
   if (keep.empty()) return splits;

@@ -17,6 +17,8 @@ namespace {
 
 std::shared_ptr<EncoderImpl> build_encoder(const Config& config, const ModalitySpec& spec) {
   const auto kind = config.str("model.encoder");
+  if (kind != "linear" && kind != "mlp" && kind != "small_cnn" && kind != "resnet18")
+    fail("model.encoder must be small_cnn, resnet18, mlp or linear, got '{}'", kind);
   const auto embed_dim = config.integer("model.embed_dim");
   const auto& shape = spec.shape;
   if (kind == "linear") return std::make_shared<MlpImpl>(spec.numel(), std::vector<int64_t>{}, embed_dim);
