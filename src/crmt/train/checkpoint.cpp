@@ -36,6 +36,7 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiM
   archive.write("architecture", c10::IValue(info.architecture));
   archive.write("epoch", c10::IValue(info.epoch));
   archive.write("best_val_accuracy", c10::IValue(info.best_val_accuracy));
+  archive.write("finished", c10::IValue(info.finished));
   // Flat "encoder_audio.body.0.weight" keys (not torch's nested archives), so that loading can
   // name the exact tensor that does not fit.
   torch::serialize::OutputArchive model;
@@ -96,6 +97,7 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive) {
   info.epoch = v.toInt();
   archive.read("best_val_accuracy", v);
   info.best_val_accuracy = v.toDouble();
+  if (archive.try_read("finished", v) && v.isBool()) info.finished = v.toBool();  // absent before crmt kept it
   return info;
 }
 

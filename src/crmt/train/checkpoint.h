@@ -15,6 +15,9 @@ struct CheckpointInfo {
   std::string architecture;
   int64_t epoch = 0;          // epochs completed
   double best_val_accuracy = -1;
+  // The method's final stage (CRMT's step 2, ...) has run on these weights: a resumed run must not
+  // run it again on its own result.
+  bool finished = false;
 };
 
 // Writes atomically (write_file_atomically), so a crash never leaves a half-written file.

@@ -180,11 +180,19 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
     if (config_.boolean("output.progress"))
       fmt::print(stderr, "  validation accuracy {:.2f}%{}\n", 100 * val_acc, improved ? " (best so far)" : "");
   }
-  if (!fs::exists(best_path)) save_checkpoint(best_path, info, net, nullptr, &method);
+  // No epoch of this run wrote best.pt (train.epochs = 0): the current weights are the best, not
+  // whatever an earlier run left in the folder.
+  if (!fs::exists(best_path) || (!resume && info.epoch == 0)) save_checkpoint(best_path, info, net, nullptr, &method);
   load_checkpoint(best_path, architecture_, net, nullptr, &method);
-  if (method.finish(net, *this)) {
+  // A run killed after its final stage wrote best.pt resumes to that result, not to a second pass.
+  const auto best_info = read_checkpoint_info(best_path);
+  if (best_info.finished) {
+    info.best_val_accuracy = best_info.best_val_accuracy;
+    fmt::print(stderr, "--resume: {} already holds the result of {}'s final stage\n", best_path, method.name());
+  } else if (method.finish(net, *this)) {
     const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, config_.integer("train.eval_batch_size")) : -1;
     info.best_val_accuracy = val_acc;
+    info.finished = true;
     save_checkpoint(best_path, info, net, nullptr, &method);
     log({{"stage", "finish"}, {"method", method.name()}, {"val_accuracy", val_acc}});
     if (config_.boolean("output.progress"))

@@ -1,0 +1,156 @@
+// Training killed with SIGKILL at random moments (inside an epoch, while a checkpoint is written,
+// inside CRMT's step 2, after the final stage) and resumed with --resume ends with the same weights
+// and metrics as a run that was never interrupted.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "crmt/pipeline/experiment.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace crmt {
+namespace {
+
+namespace fs = std::filesystem;
+
+// CRMT-JT on synthetic clusters: epochs with checkpoints, then the Lipschitz estimate and step 2.
+std::vector<std::string> train_args(const fs::path& out) {
+  return {"train",
+          "data.name=synthetic",
+          "data.synthetic.samples=6000",
+          "model.encoder=mlp",
+          "model.head=orthogonal",
+          "train.method=crmt_jt",
+          "train.epochs=4",
+          "crmt.step2_epochs=3",
+          "crmt.lipschitz_samples=500",
+          "output.progress=false",
+          "--threads",
+          "1",
+          "output.dir=" + out.string()};
+}
+
+// Starts the CLI with `args` (stdout and stderr to /dev/null); returns its pid.
+pid_t spawn(const std::vector<std::string>& args) {
+  std::vector<std::string> all{CRMT_CLI_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+// Runs to the end; the exit status.
+int run(const std::vector<std::string>& args) {
+  int status = 0;
+  waitpid(spawn(args), &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs for `seconds`, then SIGKILL. True when it was killed; false when it ended first, with how
+// long it ran in `ran`.
+bool run_and_kill(const std::vector<std::string>& args, double seconds, double& ran) {
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = spawn(args);
+  const auto until = start + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return true;
+}
+
+std::vector<torch::Tensor> weights_of(const fs::path& checkpoint) {
+  auto e = load_experiment(checkpoint.string(), {"output.progress=false"});
+  std::vector<torch::Tensor> w;
+  for (const auto& p : e.net->named_parameters()) w.push_back(p.value().detach().clone());
+  for (const auto& b : e.net->named_buffers()) w.push_back(b.value().detach().clone());
+  return w;
+}
+
+nlohmann::json summary_of(const fs::path& dir) {
+  std::ifstream in(dir / "summary.json");
+  return nlohmann::json::parse(in);
+}
+
+TEST(KillAndResume, RandomKillsThenResumeGiveTheUninterruptedResult) {
+  const auto dir = test::temp_dir("kill_resume");
+  const auto reference = dir / "reference";
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run(train_args(reference)), 0);
+  const double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto want = weights_of(reference / "best.pt");
+  const auto want_summary = summary_of(reference);
+
+  std::mt19937_64 rng(20261127);
+  int killed = 0;
+  for (int trial = 0; trial < 4; ++trial) {
+    const auto out = dir / ("killed" + std::to_string(trial));
+    // One or two kills at uniform moments of a run's length, then resume to the end. Runs mostly
+    // wait for fsync, so their length varies: when one ends before its kill, the trial starts
+    // again with moments drawn from the length it just took.
+    const int kills = 1 + trial % 2;
+    double length = duration;
+    int landed = 0;
+    for (int attempt = 0; landed < kills && attempt < 8; ++attempt) {
+      auto args = train_args(out);
+      if (landed > 0) args.push_back("--resume");
+      double ran = 0;
+      if (run_and_kill(args, std::uniform_real_distribution<double>(0.05, 0.95)(rng) * length, ran)) {
+        ++landed;
+      } else {
+        length = ran;
+        landed = 0;
+        fs::remove_all(out);
+      }
+    }
+    killed += landed;
+    auto args = train_args(out);
+    args.push_back("--resume");
+    ASSERT_EQ(run(args), 0) << "trial " << trial;
+    const auto got = weights_of(out / "best.pt");
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::equal(got[i], want[i])) << "trial " << trial << " tensor " << i;
+    const auto got_summary = summary_of(out);
+    EXPECT_EQ(got_summary["test_accuracy"], want_summary["test_accuracy"]) << "trial " << trial;
+    EXPECT_EQ(got_summary["best_val_accuracy"], want_summary["best_val_accuracy"]) << "trial " << trial;
+  }
+  EXPECT_GE(killed, 5) << "the kills must land while training runs";
+  // Killed after the final stage wrote best.pt (or resumed once more after the end): the result
+  // stays the same, step 2 does not run a second time on its own result.
+  auto again = train_args(reference);
+  again.push_back("--resume");
+  ASSERT_EQ(run(again), 0);
+  const auto after = weights_of(reference / "best.pt");
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(torch::equal(after[i], want[i])) << "tensor " << i;
+  EXPECT_EQ(summary_of(reference)["test_accuracy"], want_summary["test_accuracy"]);
+}
+
+}  // namespace
+}  // namespace crmt
