@@ -67,3 +67,33 @@ TEST(AtomicFile, FailureNamesThePathAndLeavesNoTemporary) {
 
 }  // namespace
 }  // namespace crmt
+
+namespace crmt {
+namespace {
+
+// Switches the simulated full disk off however the test ends.
+struct FullDisk {
+  explicit FullDisk(int64_t bytes) { simulate_full_disk_after(bytes); }
+  ~FullDisk() { simulate_full_disk_after(-1); }
+};
+
+TEST(AtomicFile, FullDiskIsAnErrorNamingTheFileAndKeepsThePreviousOne) {
+  auto dir = test::temp_dir("atomic_full");
+  const auto path = dir / "results.json";
+  write_file_atomically(path.string(), std::string("previous results"));
+  {
+    FullDisk full(10);
+    const auto msg = test::error_of([&] { write_file_atomically(path.string(), std::string(1000, 'x')); });
+    EXPECT_NE(msg.find("disk full"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+    EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 0) << "one line";
+  }
+  EXPECT_EQ(test::read_file(path), "previous results");
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"results.json"}) << "no temporary left";
+  // With room again, writing works.
+  write_file_atomically(path.string(), std::string("new results"));
+  EXPECT_EQ(test::read_file(path), "new results");
+}
+
+}  // namespace
+}  // namespace crmt

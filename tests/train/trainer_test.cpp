@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "crmt/core/atomic_file.h"
 #include "crmt/core/error.h"
 #include "crmt/data/data_factory.h"
 #include "crmt/methods/joint_training.h"
@@ -37,6 +38,27 @@ TEST(Trainer, ResumeWithoutACheckpointTrainsFromTheStart) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
   EXPECT_EQ(read_checkpoint_info((resumed_dir / "last.pt").string()).epoch, 2);
+}
+
+TEST(Trainer, AFullDiskStopsTrainingWithOneErrorAndKeepsTheLastCheckpoint) {
+  auto dir = test::temp_dir("full_disk");
+  auto cfg = test::synthetic_config(dir, 2, 2);
+  auto data = load_data(cfg, false);
+  fit(cfg, data, false);
+  const auto last = (dir / "last.pt").string();
+  const auto before = test::read_file(last);
+  cfg.set("train.epochs", "4");
+  // Room for the run's config.yaml, not for a checkpoint.
+  simulate_full_disk_after(static_cast<int64_t>(fs::file_size(dir / "config.yaml")) + 200);
+  const auto msg = test::error_of([&] { fit(cfg, data, /*resume=*/true); });
+  simulate_full_disk_after(-1);
+  EXPECT_NE(msg.find("disk full"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("last.pt"), std::string::npos) << msg;
+  EXPECT_EQ(test::read_file(last), before) << "the previous checkpoint is intact";
+  EXPECT_EQ(read_checkpoint_info(last).epoch, 2);
+  // With room again, the run resumes from it.
+  fit(cfg, data, /*resume=*/true);
+  EXPECT_EQ(read_checkpoint_info(last).epoch, 4);
 }
 
 TEST(Trainer, ADivergingLossStopsWithWhereTheLastGoodCheckpointIs) {

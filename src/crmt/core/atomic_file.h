@@ -15,4 +15,8 @@ void write_file_atomically(const std::string& path, const std::function<void(std
 void write_file_atomically(const std::string& path, const std::string& text);
 void write_file_atomically(const std::string& path, const void* data, uint64_t bytes);
 
+// Fault injection for tests: every write after the next `bytes` bytes (summed over all files) fails
+// as on a full disk; a negative value switches it off (the default).
+void simulate_full_disk_after(int64_t bytes);
+
 }  // namespace crmt

@@ -61,13 +61,18 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiM
     method->save(state);
     archive.write("method", state);
   }
-  write_file_atomically(path, [&](std::ostream& out) {
-    try {
-      archive.save_to(out);
-    } catch (const c10::Error& e) {
-      fail("{}: cannot write checkpoint: {}", path, e.what_without_backtrace());
-    }
-  });
+  // Serialized in memory first: LibTorch's writer throws from a destructor when its stream fails (a
+  // full disk), which ends the process; a failing write of plain bytes is an ordinary error.
+  std::string bytes;
+  try {
+    archive.save_to([&bytes](const void* data, size_t n) {
+      bytes.append(static_cast<const char*>(data), n);
+      return n;
+    });
+  } catch (const c10::Error& e) {
+    fail("{}: cannot serialize the checkpoint: {}", path, e.what_without_backtrace());
+  }
+  write_file_atomically(path, bytes.data(), bytes.size());
 }
 
 namespace {
