@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: deps configure build test demo bench clean
+.PHONY: deps configure build test test-sanitize demo bench clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -15,6 +15,14 @@ build: configure
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its own build folder.
+# Leak checking is off: LibTorch and eSpeak keep process-lifetime allocations.
+test-sanitize: deps
+	cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRMT_SANITIZE=ON -DCRMT_BUILD_BENCH=OFF
+	cmake --build build-sanitize -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir build-sanitize --output-on-failure -j$(JOBS) $(SANITIZE_CTEST_ARGS)
 
 demo: build
 	./$(BUILD)/crmt demo

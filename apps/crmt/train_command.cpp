@@ -1,9 +1,11 @@
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "crmt/core/atomic_file.h"
+#include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/eval/evaluator.h"
@@ -30,6 +32,12 @@ void add_train_command(CLI::App& app) {
   add_threads_option(*train, opt->threads);
   train->callback([opt] {
     auto config = Config::load(opt->config, opt->overrides);
+    // A recipe file names its method: a forgotten key must not silently train the default (jt).
+    const bool method_override = std::any_of(opt->overrides.begin(), opt->overrides.end(),
+                                             [](const std::string& kv) { return kv.rfind("train.method=", 0) == 0; });
+    if (!opt->config.empty() && !method_override && !config_file_sets(opt->config, "train.method"))
+      fail("{}: train.method is not set; name one of {} in the file (or as train.method=...)", opt->config,
+           fmt::join(known_methods(), ", "));
     int threads = configure_threads(config.integer("threads") > 0 && opt->threads == 0
                                         ? static_cast<int>(config.integer("threads"))
                                         : opt->threads);

@@ -89,6 +89,7 @@ std::vector<Case> cases() {
   v.push_back({"UnknownKey", config_file("train:\n  epoch: 3\n"), "train.epoch"});
   v.push_back({"WrongType", config_file("train:\n  lr: fast\n"), "train.lr"});
   v.push_back({"SectionAsScalar", config_file("train: 3\n"), "train"});
+  v.push_back({"ConfigWithoutMethod", config_file("data:\n  name: synthetic\n"), "train.method"});
   v.push_back({"MissingConfigFile", args("train --config /nonexistent/c.yaml"), "/nonexistent/c.yaml"});
   v.push_back({"UnknownOverrideKey", args(synthetic + "model.depth=3"), "model.depth"});
   v.push_back({"OverrideWrongType", args(synthetic + "train.epochs=abc"), "train.epochs"});

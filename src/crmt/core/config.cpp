@@ -241,6 +241,20 @@ YAML::Node Config::lookup(const std::string& key) const {
   return node;
 }
 
+bool config_file_sets(const std::string& path, const std::string& key) {
+  YAML::Node node;
+  try {
+    node = YAML::LoadFile(path);
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+  for (const auto& part : split_key(key)) {
+    if (!node.IsMap() || !node[part]) return false;
+    node.reset(node[part]);
+  }
+  return true;
+}
+
 bool Config::has(const std::string& key) const {
   YAML::Node node = YAML::Clone(root_);
   for (const auto& part : split_key(key)) {

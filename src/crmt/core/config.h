@@ -45,6 +45,10 @@ class Config {
   YAML::Node schema_;
 };
 
+// Whether the YAML file at `path` itself sets `dotted_key` (not a default). False for a file that
+// cannot be read or parsed (Config::load reports those).
+bool config_file_sets(const std::string& path, const std::string& dotted_key);
+
 // The names of the sections that methods registered (for tests and help texts).
 std::vector<std::string> registered_config_sections();
 
