@@ -40,6 +40,17 @@ class IndexProblems {
   std::vector<std::string> first_;
 };
 
+// Whether modality m of a source is to be read.
+inline bool wanted(const SampleOptions& o, size_t m) { return o.wanted.empty() || o.wanted[m]; }
+
+// A sample of clip `c` with its label and `modalities` empty slots, to fill.
+inline Sample empty_sample(const Clip& c, size_t modalities) {
+  Sample s;
+  s.label = c.label;
+  s.inputs.resize(modalities);
+  return s;
+}
+
 // Whether a clip's files are there: its audio file (when it has one) and a frame folder of at least
 // `min_frames` JPEGs (counted into c.frame_count). Reports to `problems` what is not.
 bool clip_files_present(Clip& c, int min_frames, IndexProblems& problems);

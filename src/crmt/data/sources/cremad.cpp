@@ -53,10 +53,8 @@ class CremadSource : public ClipSource {
   Sample get(int64_t row, const SampleOptions& o) const override {
     const auto& c = clip(row);
     std::mt19937_64 rng(o.seed);
-    Sample sample;
-    sample.label = c.label;
-    sample.inputs.resize(2);
-    if (o.wanted.empty() || o.wanted[0]) {
+    auto sample = empty_sample(c, 2);
+    if (wanted(o, 0)) {
       const auto files = jpeg_files(c.frames_dir);
       if (static_cast<int>(files.size()) < s_.frames)
         fail("{}: {} frames, at least {} needed", c.frames_dir, files.size(), s_.frames);
@@ -68,7 +66,7 @@ class CremadSource : public ClipSource {
       }
       sample.inputs[0] = rgb_frames(images, FrameTransform{s_.image_size, true}, o.augment, rng);
     }
-    if (o.wanted.empty() || o.wanted[1]) sample.inputs[1] = cremad_audio(c.audio_path).unsqueeze(0);
+    if (wanted(o, 1)) sample.inputs[1] = cremad_audio(c.audio_path).unsqueeze(0);
     return sample;
   }
 

@@ -42,16 +42,14 @@ class KineticsSoundsSource : public ClipSource {
   Sample get(int64_t row, const SampleOptions& o) const override {
     const auto& c = clip(row);
     std::mt19937_64 rng(o.seed);
-    Sample sample;
-    sample.label = c.label;
-    sample.inputs.resize(2);
-    if (o.wanted.empty() || o.wanted[0]) {
+    auto sample = empty_sample(c, 2);
+    if (wanted(o, 0)) {
       std::vector<Image> images;
       for (int t : segment_frames(c.frame_count, s_.frames, o.augment, rng, 9))
         images.push_back(read_jpeg(fmt::format("{}/frame_{:05d}.jpg", c.frames_dir, t), JpegColor::Rgb));
       sample.inputs[0] = rgb_frames(images, FrameTransform{s_.image_size, true}, o.augment, rng);
     }
-    if (o.wanted.empty() || o.wanted[1]) {
+    if (wanted(o, 1)) {
       auto spec = read_npy(c.audio_path);
       if (spec.scalar_type() != at::kFloat || spec.dim() != 2 || spec.size(0) != s_.audio_frames || spec.size(1) != 128)
         fail("{}: a spectrogram must be float32 [{}, 128], this one is {} [{}]", c.audio_path, s_.audio_frames,

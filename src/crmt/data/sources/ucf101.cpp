@@ -49,24 +49,21 @@ class Ucf101Source : public ClipSource {
   Sample get(int64_t row, const SampleOptions& o) const override {
     const auto& c = clip(row);
     std::mt19937_64 rng(o.seed);
-    auto want = [&](size_t m) { return o.wanted.empty() || o.wanted[m]; };
-    Sample sample;
-    sample.label = c.label;
-    sample.inputs.resize(3);
+    auto sample = empty_sample(c, 3);
     const int seg = kRgbFrames / s_.frames;
-    if (want(0) || want(2)) {
+    if (wanted(o, 0) || wanted(o, 2)) {
       // RGB: one frame per segment of the first six, resized (no crop) and flipped as the official loader.
       std::vector<int> t(static_cast<size_t>(s_.frames));
       for (int i = 0; i < s_.frames; ++i) t[i] = o.augment ? uniform_int(rng, seg * i + 1, seg * i + seg) : seg * i + 1;
       auto rgb_path = [&](int k) { return fmt::format("{}/frame_{:05d}.jpg", c.frames_dir, k); };
-      if (want(0)) {
+      if (wanted(o, 0)) {
         std::vector<Image> images;
         for (int k : t) images.push_back(read_jpeg(rgb_path(k), JpegColor::Rgb));
         sample.inputs[0] = rgb_frames(images, FrameTransform{s_.image_size, false}, o.augment, rng);
       }
-      if (want(2)) sample.inputs[2] = frame_difference(c, t, rgb_path, o.augment, rng);
+      if (wanted(o, 2)) sample.inputs[2] = frame_difference(c, t, rgb_path, o.augment, rng);
     }
-    if (want(1)) sample.inputs[1] = flow_frames(c, o.augment, rng);
+    if (wanted(o, 1)) sample.inputs[1] = flow_frames(c, o.augment, rng);
     return sample;
   }
 

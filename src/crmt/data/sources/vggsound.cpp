@@ -71,10 +71,8 @@ class VggSoundSource : public ClipSource {
   Sample get(int64_t row, const SampleOptions& o) const override {
     const auto& c = clip(row);
     std::mt19937_64 rng(o.seed);
-    Sample sample;
-    sample.label = c.label;
-    sample.inputs.resize(2);
-    if (o.wanted.empty() || o.wanted[0]) {
+    auto sample = empty_sample(c, 2);
+    if (wanted(o, 0)) {
       const auto files = jpeg_files(c.frames_dir);
       std::vector<Image> images;
       for (int t : segment_frames(static_cast<int>(files.size()), s_.frames, o.augment, rng, 9)) {
@@ -83,7 +81,7 @@ class VggSoundSource : public ClipSource {
       }
       sample.inputs[0] = rgb_frames(images, FrameTransform{s_.image_size, true}, o.augment, rng);
     }
-    if (o.wanted.empty() || o.wanted[1]) {
+    if (wanted(o, 1)) {
       at::Tensor spec;
       if (s_.wav) {
         spec = vgg_wav_feature(c.audio_path, rng);
