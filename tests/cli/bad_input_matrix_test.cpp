@@ -72,14 +72,21 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Case> cases() {
   std::vector<Case> v;
+  // Every run writes into its case's own folder: cases run in parallel, and a shared output folder
+  // would stop one of them at the other's run lock.
   auto config_file = [](const std::string& text) {
     return [text](const fs::path& dir) {
       write(dir / "c.yaml", text);
-      return "train --config " + (dir / "c.yaml").string();
+      return "train --config " + (dir / "c.yaml").string() + " output.dir=" + (dir / "run").string();
     };
   };
   auto args = [](const std::string& a) { return [a](const fs::path&) { return a; }; };
-  const std::string synthetic = "train data.name=synthetic model.encoder=mlp output.progress=false ";
+  auto synthetic = [](const std::string& more) {
+    return [more](const fs::path& dir) {
+      return "train data.name=synthetic model.encoder=mlp output.progress=false output.dir=" + (dir / "run").string() +
+             " " + more;
+    };
+  };
 
   // Configs.
   v.push_back({"EmptyConfig", config_file(""), "c.yaml"});
@@ -91,25 +98,25 @@ std::vector<Case> cases() {
   v.push_back({"SectionAsScalar", config_file("train: 3\n"), "train"});
   v.push_back({"ConfigWithoutMethod", config_file("data:\n  name: synthetic\n"), "train.method"});
   v.push_back({"MissingConfigFile", args("train --config /nonexistent/c.yaml"), "/nonexistent/c.yaml"});
-  v.push_back({"UnknownOverrideKey", args(synthetic + "model.depth=3"), "model.depth"});
-  v.push_back({"OverrideWrongType", args(synthetic + "train.epochs=abc"), "train.epochs"});
-  v.push_back({"OverrideWithoutValue", args(synthetic + "train.epochs"), "train.epochs"});
-  v.push_back({"NegativeEpochs", args(synthetic + "train.epochs=-1"), "train.epochs"});
-  v.push_back({"ZeroLearningRate", args(synthetic + "train.lr=0"), "train.lr"});
-  v.push_back({"ZeroLrStep", args(synthetic + "train.lr_step=0"), "train.lr_step"});
-  v.push_back({"ZeroBatch", args(synthetic + "train.batch_size=0"), "train.batch_size"});
-  v.push_back({"ValFractionOne", args(synthetic + "data.val_fraction=1.5"), "data.val_fraction"});
-  v.push_back({"UnknownDataset", args(synthetic + "data.name=imagenet"), "data.name"});
-  v.push_back({"UnknownMethod", args(synthetic + "train.method=magic"), "magic"});
-  v.push_back({"UnknownEncoder", args(synthetic + "model.encoder=vit"), "model.encoder"});
-  v.push_back({"UnknownHead", args(synthetic + "model.head=attention"), "attention"});
-  v.push_back({"UnknownModality", args(synthetic + "data.modalities=[m0,flow]"), "flow"});
-  v.push_back({"NegativeWorkers", args(synthetic + "data.workers=-1"), "data.workers"});
-  v.push_back({"ZeroPrefetch", args(synthetic + "data.prefetch=0"), "data.prefetch"});
-  v.push_back({"BadSamplePolicy", args(synthetic + "data.on_bad_sample=sometimes"), "data.on_bad_sample"});
-  v.push_back({"OneClass", args(synthetic + "data.synthetic.classes=1"), "classes"});
-  v.push_back({"NoModality", args(synthetic + "data.synthetic.modalities=0"), "data.synthetic.modalities"});
-  v.push_back({"PretrainedWithoutResNet", args(synthetic + "model.pretrained=/x/resnet18.pt"), "model.pretrained"});
+  v.push_back({"UnknownOverrideKey", synthetic("model.depth=3"), "model.depth"});
+  v.push_back({"OverrideWrongType", synthetic("train.epochs=abc"), "train.epochs"});
+  v.push_back({"OverrideWithoutValue", synthetic("train.epochs"), "train.epochs"});
+  v.push_back({"NegativeEpochs", synthetic("train.epochs=-1"), "train.epochs"});
+  v.push_back({"ZeroLearningRate", synthetic("train.lr=0"), "train.lr"});
+  v.push_back({"ZeroLrStep", synthetic("train.lr_step=0"), "train.lr_step"});
+  v.push_back({"ZeroBatch", synthetic("train.batch_size=0"), "train.batch_size"});
+  v.push_back({"ValFractionOne", synthetic("data.val_fraction=1.5"), "data.val_fraction"});
+  v.push_back({"UnknownDataset", synthetic("data.name=imagenet"), "data.name"});
+  v.push_back({"UnknownMethod", synthetic("train.method=magic"), "magic"});
+  v.push_back({"UnknownEncoder", synthetic("model.encoder=vit"), "model.encoder"});
+  v.push_back({"UnknownHead", synthetic("model.head=attention"), "attention"});
+  v.push_back({"UnknownModality", synthetic("data.modalities=[m0,flow]"), "flow"});
+  v.push_back({"NegativeWorkers", synthetic("data.workers=-1"), "data.workers"});
+  v.push_back({"ZeroPrefetch", synthetic("data.prefetch=0"), "data.prefetch"});
+  v.push_back({"BadSamplePolicy", synthetic("data.on_bad_sample=sometimes"), "data.on_bad_sample"});
+  v.push_back({"OneClass", synthetic("data.synthetic.classes=1"), "classes"});
+  v.push_back({"NoModality", synthetic("data.synthetic.modalities=0"), "data.synthetic.modalities"});
+  v.push_back({"PretrainedWithoutResNet", synthetic("model.pretrained=/x/resnet18.pt"), "model.pretrained"});
   v.push_back({"PretrainedFileMissing",
                [](const fs::path& dir) {
                  return train_on("kinetics_sounds", fixture_copy("kinetics_sounds", dir), "model.pretrained=/nonexistent/r18.pt");
