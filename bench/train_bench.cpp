@@ -27,14 +27,14 @@ Batch random_batch(int64_t n) {
   return b;
 }
 
-void train_step(benchmark::State& state, const std::string& method, const std::string& head) {
+// Times forward, backward and SGD step of `config`'s model and method on one fixed batch.
+void time_training(benchmark::State& state, const Config& config, const ModalitySpecs& specs, int64_t classes,
+                   const Batch& batch, double lr) {
   at::set_num_threads(static_cast<int>(state.range(0)));
   torch::manual_seed(0);
-  auto config = Config::load("", {"train.method=" + method, "model.head=" + head});
-  auto net = build_model(config, embedded_like_specs(), 10);
+  auto net = build_model(config, specs, classes);
   auto m = build_method(config);
-  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  auto batch = random_batch(64);
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
   net->train();
   for (auto _ : state) {
     auto step = m->loss(net, batch);
@@ -42,8 +42,16 @@ void train_step(benchmark::State& state, const std::string& method, const std::s
     step.loss.backward();
     opt.step();
   }
-  state.counters["samples_per_second"] = benchmark::Counter(64.0 * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["samples_per_second"] =
+      benchmark::Counter(static_cast<double>(batch.size()) * state.iterations(), benchmark::Counter::kIsRate);
   state.counters["threads"] = static_cast<double>(state.range(0));
+}
+
+void train_step(benchmark::State& state, const std::string& method, const std::string& head) {
+  torch::manual_seed(0);
+  auto batch = random_batch(64);
+  time_training(state, Config::load("", {"train.method=" + method, "model.head=" + head}), embedded_like_specs(), 10,
+                batch, 0.01);
 }
 
 void BM_TrainStepJT(benchmark::State& state) { train_step(state, "jt", "concat"); }
@@ -65,28 +73,15 @@ void BM_PgdAttack(benchmark::State& state) {
 // JT with ResNet-18 encoders at the paper's Kinetics-Sounds shapes: 3 frames of 3x224x224 and a
 // 1x1024x128 spectrogram, 31 classes, batch 8 (forward, backward, SGD step).
 void BM_TrainStepResNet18KineticsSounds(benchmark::State& state) {
-  at::set_num_threads(static_cast<int>(state.range(0)));
   torch::manual_seed(0);
-  auto config = Config::load("", {"model.encoder=resnet18", "model.embed_dim=512"});
-  ModalitySpecs specs{ModalitySpec{"visual", {3, 3, 224, 224}}, ModalitySpec{"audio", {1, 1024, 128}}};
-  auto net = build_model(config, specs, 31);
-  auto m = build_method(config);
-  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.001).momentum(0.9));
   const int64_t n = 8;
   Batch batch;
   batch.modalities = {"visual", "audio"};
   batch.inputs = {torch::randn({n, 3, 3, 224, 224}), torch::randn({n, 1, 1024, 128})};
   batch.labels = torch::randint(0, 31, {n}, torch::kLong);
   batch.present = {true, true};
-  net->train();
-  for (auto _ : state) {
-    auto step = m->loss(net, batch);
-    opt.zero_grad();
-    step.loss.backward();
-    opt.step();
-  }
-  state.counters["samples_per_second"] = benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
-  state.counters["threads"] = static_cast<double>(state.range(0));
+  ModalitySpecs specs{ModalitySpec{"visual", {3, 3, 224, 224}}, ModalitySpec{"audio", {1, 1024, 128}}};
+  time_training(state, Config::load("", {"model.encoder=resnet18", "model.embed_dim=512"}), specs, 31, batch, 0.001);
 }
 
 }  // namespace

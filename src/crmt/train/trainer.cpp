@@ -142,6 +142,8 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   auto start = Clock::now();
   double train_seconds = 0;
   int64_t train_samples = 0;
+  const int64_t eval_bs = config_.integer("train.eval_batch_size");
+  const int workers = static_cast<int>(config_.integer("data.workers"));
   LossFn loss = [&](const Batch& b) { return method.loss(net, b); };
   StepHook hook = [&](const Batch& b, const StepResult& s) { method.before_step(net, b, s); };
   for (int64_t epoch = info.epoch; epoch < epochs; ++epoch) {
@@ -152,8 +154,6 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
     train_seconds += stats.seconds;
     train_samples += stats.samples;
     method.epoch_end(net, *this, epoch);
-    const int64_t eval_bs = config_.integer("train.eval_batch_size");
-    const int workers = static_cast<int>(config_.integer("data.workers"));
     const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, eval_bs, workers) : stats.accuracy;
     info.epoch = epoch + 1;
     // Clips left out this epoch: said once, and kept in the log with the first few reasons.
@@ -183,14 +183,13 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   // No epoch of this run wrote best.pt (train.epochs = 0): the current weights are the best, not
   // whatever an earlier run left in the folder.
   if (!fs::exists(best_path) || (!resume && info.epoch == 0)) save_checkpoint(best_path, info, net, nullptr, &method);
-  load_checkpoint(best_path, architecture_, net, nullptr, &method);
   // A run killed after its final stage wrote best.pt resumes to that result, not to a second pass.
-  const auto best_info = read_checkpoint_info(best_path);
+  const auto best_info = load_checkpoint(best_path, architecture_, net, nullptr, &method);
   if (best_info.finished) {
     info.best_val_accuracy = best_info.best_val_accuracy;
     fmt::print(stderr, "--resume: {} already holds the result of {}'s final stage\n", best_path, method.name());
   } else if (method.finish(net, *this)) {
-    const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, config_.integer("train.eval_batch_size")) : -1;
+    const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, eval_bs, workers) : -1;
     info.best_val_accuracy = val_acc;
     info.finished = true;
     save_checkpoint(best_path, info, net, nullptr, &method);

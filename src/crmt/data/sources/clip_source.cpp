@@ -7,6 +7,7 @@
 #include "crmt/core/error.h"
 #include "crmt/data/embedded_synthesis.h"
 #include "crmt/data/image/image_ops.h"
+#include "crmt/data/io/npy.h"
 #include "crmt/data/sources/clip_files.h"
 
 namespace crmt {
@@ -77,6 +78,14 @@ at::Tensor rgb_frames(const std::vector<Image>& images, const FrameTransform& t,
     dst += 3 * t.size * t.size;
   }
   return out;
+}
+
+at::Tensor read_spectrogram_npy(const std::string& path, int64_t rows, int64_t cols) {
+  auto spec = read_npy(path);
+  if (spec.scalar_type() != at::kFloat || spec.dim() != 2 || spec.size(0) != rows || spec.size(1) != cols)
+    fail("{}: a spectrogram must be float32 [{}, {}], this one is {} [{}]", path, rows, cols,
+         c10::toString(spec.scalar_type()), fmt::join(spec.sizes().vec(), ","));
+  return spec.unsqueeze(0);
 }
 
 ModalitySpec rgb_spec(const std::string& name, int frames, int size) {

@@ -85,6 +85,10 @@ struct FrameTransform {
 // Normalized frames [T, 3, size, size] of `images` (one per time step).
 at::Tensor rgb_frames(const std::vector<Image>& images, const FrameTransform& t, bool augment, std::mt19937_64& rng);
 
+// A precomputed spectrogram: the .npy at `path`, which must be float32 [rows, cols]; returned as
+// [1, rows, cols]. Throws crmt::Error naming the file otherwise.
+at::Tensor read_spectrogram_npy(const std::string& path, int64_t rows, int64_t cols);
+
 // The modality spec of ImageNet-normalized RGB clips: [frames, 3, size, size] bounded per channel to
 // the images of pixel values 0..255.
 ModalitySpec rgb_spec(const std::string& name, int frames, int size);

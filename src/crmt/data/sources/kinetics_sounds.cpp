@@ -7,7 +7,6 @@
 
 #include "crmt/core/error.h"
 #include "crmt/data/io/jpeg.h"
-#include "crmt/data/io/npy.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"
@@ -49,13 +48,7 @@ class KineticsSoundsSource : public ClipSource {
         images.push_back(read_jpeg(fmt::format("{}/frame_{:05d}.jpg", c.frames_dir, t), JpegColor::Rgb));
       sample.inputs[0] = rgb_frames(images, FrameTransform{s_.image_size, true}, o.augment, rng);
     }
-    if (wanted(o, 1)) {
-      auto spec = read_npy(c.audio_path);
-      if (spec.scalar_type() != at::kFloat || spec.dim() != 2 || spec.size(0) != s_.audio_frames || spec.size(1) != 128)
-        fail("{}: a spectrogram must be float32 [{}, 128], this one is {} [{}]", c.audio_path, s_.audio_frames,
-             c10::toString(spec.scalar_type()), fmt::join(spec.sizes().vec(), ","));
-      sample.inputs[1] = spec.unsqueeze(0);
-    }
+    if (wanted(o, 1)) sample.inputs[1] = read_spectrogram_npy(c.audio_path, s_.audio_frames, 128);
     return sample;
   }
 

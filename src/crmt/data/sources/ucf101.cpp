@@ -92,7 +92,8 @@ class Ucf101Source : public ClipSource {
   // One (u, v) flow field per segment of the clip's flow, as 2 channels.
   at::Tensor flow_frames(const Clip& c, bool augment, std::mt19937_64& rng) const {
     const int S = s_.image_size;
-    const auto u_dir = join_inside(s_.flow_u, c.name, s_.flow_u), v_dir = join_inside(s_.flow_v, c.name, s_.flow_v);
+    // The name was checked against climbing out of the root when the clip was indexed.
+    const auto u_dir = s_.flow_u + "/" + c.name, v_dir = s_.flow_v + "/" + c.name;
     const int n = count_jpeg_files(u_dir);
     if (n < s_.frames) fail("{}: {} flow fields, at least {} needed", u_dir, std::max(n, 0), s_.frames);
     const int seg = n / s_.frames;
@@ -159,6 +160,7 @@ DataSplits load_ucf101(const Config& config, bool show_progress) {
       in >> entry;  // ClassName/v_ClassName_gXX_cYY.avi [label]
       const auto slash = entry.find('/');
       Clip c;
+      std::string u, v;  // its flow folders
       try {
         if (slash == std::string::npos) fail("expected `<ClassName>/<video>.avi`, got '{}'", lines[i]);
         const auto cls = entry.substr(0, slash);
@@ -167,13 +169,13 @@ DataSplits load_ucf101(const Config& config, bool show_progress) {
         c.label = it->second;
         c.name = fs::path(entry.substr(slash + 1)).stem().string();
         c.frames_dir = join_inside(rgb_root, c.name, list);
-        join_inside(s.flow_u, c.name, list);
+        u = join_inside(s.flow_u, c.name, list);
+        v = join_inside(s.flow_v, c.name, list);
       } catch (const Error& e) {
         problems.add(where, e.what());
         continue;
       }
       if (!clip_files_present(c, kRgbFrames, problems)) continue;
-      const auto u = s.flow_u + "/" + c.name, v = s.flow_v + "/" + c.name;
       if (!fs::is_directory(u) || !fs::is_directory(v)) {
         problems.add(fs::is_directory(u) ? v : u, "flow folder missing");
         continue;
@@ -183,8 +185,9 @@ DataSplits load_ucf101(const Config& config, bool show_progress) {
     problems.report(clips.size(), show_progress);
     if (clips.empty()) fail("{}: no usable clip (the split is empty)", list);
     ModalitySpec flow{"flow", {s.frames, 2, s.image_size, s.image_size}};
-    flow.lower = (0.0 - (s.flow_normalize ? kFlowMean : 0.0)) / (s.flow_normalize ? kFlowStd : 1.0);
-    flow.upper = (1.0 - (s.flow_normalize ? kFlowMean : 0.0)) / (s.flow_normalize ? kFlowStd : 1.0);
+    const double mean = s.flow_normalize ? kFlowMean : 0.0, stdev = s.flow_normalize ? kFlowStd : 1.0;
+    flow.lower = (0.0 - mean) / stdev;  // pixel values 0..255 / 255, normalized
+    flow.upper = (1.0 - mean) / stdev;
     ModalitySpec diff{"rgb_diff", {s.frames, 3, s.image_size, s.image_size}};
     diff.lower = -1.0;
     diff.upper = 1.0;

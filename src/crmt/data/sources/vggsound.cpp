@@ -10,7 +10,6 @@
 #include "crmt/core/error.h"
 #include "crmt/data/audio/spectrogram.h"
 #include "crmt/data/io/jpeg.h"
-#include "crmt/data/io/npy.h"
 #include "crmt/data/io/wav.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/clip_files.h"
@@ -81,19 +80,9 @@ class VggSoundSource : public ClipSource {
       }
       sample.inputs[0] = rgb_frames(images, FrameTransform{s_.image_size, true}, o.augment, rng);
     }
-    if (wanted(o, 1)) {
-      at::Tensor spec;
-      if (s_.wav) {
-        spec = vgg_wav_feature(c.audio_path, rng);
-      } else {
-        spec = read_npy(c.audio_path);
-        if (spec.scalar_type() != at::kFloat || spec.dim() != 2 || spec.size(0) != s_.audio_height ||
-            spec.size(1) != s_.audio_width)
-          fail("{}: a spectrogram must be float32 [{}, {}], this one is {} [{}]", c.audio_path, s_.audio_height,
-               s_.audio_width, c10::toString(spec.scalar_type()), fmt::join(spec.sizes().vec(), ","));
-      }
-      sample.inputs[1] = spec.unsqueeze(0);
-    }
+    if (wanted(o, 1))
+      sample.inputs[1] = s_.wav ? vgg_wav_feature(c.audio_path, rng).unsqueeze(0)
+                                : read_spectrogram_npy(c.audio_path, s_.audio_height, s_.audio_width);
     return sample;
   }
 
