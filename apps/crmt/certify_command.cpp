@@ -21,6 +21,7 @@ void add_certify_command(CLI::App& app) {
     int64_t samples = -1;
     bool audit = false, json = false;
     std::vector<std::string> overrides;
+    std::string device;
     int threads = 0;
   };
   auto opt = std::make_shared<Options>();
@@ -36,10 +37,12 @@ void add_certify_command(CLI::App& app) {
   cmd->add_option("--per-sample", opt->per_sample, "write one CSV row per test sample to this file");
   cmd->add_option("--set", opt->overrides, "section.key=value applied to the stored config (e.g. data.test_size=1000)");
   add_threads_option(*cmd, opt->threads);
+  add_device_option(*cmd, opt->device);
   cmd->callback([opt] {
     configure_threads(opt->threads);
     check_lipschitz_kind(opt->lipschitz);
     const auto radii = parse_nonnegative_list(opt->radii, "--radii", /*allow_infinity=*/true);
+    apply_device_option(opt->device, opt->overrides);
     auto e = load_experiment(opt->checkpoint, opt->overrides);
     int64_t samples = opt->samples >= 0 ? opt->samples : e.config.integer("crmt.lipschitz_samples");
     if (samples < 0) fail("--samples must be non-negative (0 = the whole training split), got {}", samples);

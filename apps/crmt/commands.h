@@ -24,4 +24,9 @@ std::vector<double> parse_nonnegative_list(const std::string& text, const std::s
 // --threads N (0 = all cores), shared by every subcommand that computes.
 void add_threads_option(CLI::App& command, int& threads);
 
+// --device cpu|cuda|cuda:N|auto, shared by every subcommand that computes; a given value becomes the
+// override device=... (it wins over the config file and over the device a checkpoint was trained on).
+void add_device_option(CLI::App& command, std::string& device);
+void apply_device_option(const std::string& device, std::vector<std::string>& overrides);
+
 }  // namespace crmt::cli

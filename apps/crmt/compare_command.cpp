@@ -14,6 +14,7 @@ void add_compare_command(CLI::App& app) {
   auto* compare = app.add_subcommand("compare", "train several configs over seeds and tabulate robustness (mean ± std)");
   auto opt = std::make_shared<StudyOptions>();
   auto threads = std::make_shared<int>(0);
+  auto device = std::make_shared<std::string>();
   // One value per --config, so that the positional overrides after the last one are not taken as configs.
   compare->add_option("--config", opt->configs, "experiment YAML, repeatable")
       ->required()
@@ -28,8 +29,10 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str();
   compare->add_option("overrides", opt->overrides, "section.key=value applied to every config");
   add_threads_option(*compare, *threads);
-  compare->callback([opt, threads] {
+  add_device_option(*compare, *device);
+  compare->callback([opt, threads, device] {
     fmt::print(stderr, "compare: {} thread(s)\n", configure_threads(*threads));
+    apply_device_option(*device, opt->overrides);
     const auto records = run_study(*opt);
     fmt::print("{}\n{}\nseeds {}; written to {}/results.md and results.json\n", study_table(records, *opt, false).to_text(),
                study_table(records, *opt, true).to_text(), fmt::join(opt->seeds, ","), opt->out);

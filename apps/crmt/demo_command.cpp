@@ -18,6 +18,7 @@ void add_demo_command(CLI::App& app) {
   demo->add_option("--lipschitz-samples", opt->lipschitz_samples, "training samples for the empirical Lipschitz estimate")
       ->capture_default_str();
   add_threads_option(*demo, *threads);
+  demo->add_option("--device", opt->device, "cpu, cuda, cuda:N or auto (cuda when there is a GPU)")->capture_default_str();
   demo->callback([opt, threads] {
     fmt::print(stderr, "demo: {} thread(s)\n", configure_threads(*threads));
     const auto result = run_demo(*opt);

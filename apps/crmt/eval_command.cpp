@@ -20,6 +20,7 @@ void add_eval_command(CLI::App& app) {
     std::string sweep;
     std::vector<double> strengths = {0, 0.25, 0.5, 1.0, 1.5, 2.0};
     std::vector<std::string> overrides;
+    std::string device;
     int threads = 0;
   };
   auto opt = std::make_shared<Options>();
@@ -35,8 +36,10 @@ void add_eval_command(CLI::App& app) {
   eval->add_flag("--json", opt->json, "print JSON instead of a table");
   eval->add_option("--set", opt->overrides, "section.key=value applied to the stored config (e.g. data.test_size=1000)");
   add_threads_option(*eval, opt->threads);
+  add_device_option(*eval, opt->device);
   eval->callback([opt] {
     configure_threads(opt->threads);
+    apply_device_option(opt->device, opt->overrides);
     auto e = load_experiment(opt->checkpoint, opt->overrides);
     const auto modalities = e.data.test.modality_names();
     if (!opt->sweep.empty()) {

@@ -14,6 +14,14 @@ void add_threads_option(CLI::App& command, int& threads) {
       ->check(CLI::NonNegativeNumber);
 }
 
+void add_device_option(CLI::App& command, std::string& device) {
+  command.add_option("--device", device, "cpu, cuda, cuda:N or auto (cuda when there is a GPU); default: the config's device");
+}
+
+void apply_device_option(const std::string& device, std::vector<std::string>& overrides) {
+  if (!device.empty()) overrides.push_back("device=" + device);
+}
+
 }  // namespace crmt::cli
 
 int main(int argc, char** argv) {

@@ -14,6 +14,7 @@ void add_report_command(CLI::App& app) {
     ReportOptions report;
     int threads = 0;
     bool quiet = false;
+    std::string device;
   };
   auto opt = std::make_shared<Options>();
   auto& r = opt->report;
@@ -45,9 +46,11 @@ void add_report_command(CLI::App& app) {
                 "exit non-zero when gnuplot is missing or a figure fails (tables and HTML are written anyway)");
   cmd->add_flag("--quiet", opt->quiet, "no progress lines");
   add_threads_option(*cmd, opt->threads);
+  add_device_option(*cmd, opt->device);
   cmd->callback([opt] {
     configure_threads(opt->threads);
     auto& o = opt->report;
+    apply_device_option(opt->device, o.overrides);
     o.eps_list = parse_nonnegative_list(opt->eps_list, "--eps-list");
     if (!opt->radii.empty()) o.radii = parse_nonnegative_list(opt->radii, "--radii");
     if (!(o.tsne_perplexity >= 1)) fail("--perplexity must be at least 1, got {}", o.tsne_perplexity);

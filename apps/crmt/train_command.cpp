@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "crmt/core/atomic_file.h"
+#include "crmt/core/device.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/data/source_registry.h"
@@ -21,6 +22,7 @@ void add_train_command(CLI::App& app) {
     std::vector<std::string> overrides;
     bool resume = false;
     int threads = 0;
+    std::string device;
   };
   auto opt = std::make_shared<Options>();
   train->add_option("--config", opt->config, "experiment YAML (see configs/)");
@@ -30,7 +32,9 @@ void add_train_command(CLI::App& app) {
                                 fmt::join(known_methods(), ", "), fmt::join(known_sources(), ", ")));
   train->add_flag("--resume", opt->resume, "continue from output.dir/last.pt");
   add_threads_option(*train, opt->threads);
+  add_device_option(*train, opt->device);
   train->callback([opt] {
+    apply_device_option(opt->device, opt->overrides);
     auto config = Config::load(opt->config, opt->overrides);
     // A recipe file names its method: a forgotten key must not silently train the default (jt).
     const bool method_override = std::any_of(opt->overrides.begin(), opt->overrides.end(),
@@ -41,8 +45,9 @@ void add_train_command(CLI::App& app) {
     int threads = configure_threads(config.integer("threads") > 0 && opt->threads == 0
                                         ? static_cast<int>(config.integer("threads"))
                                         : opt->threads);
-    fmt::print(stderr, "training {} on {} with {} thread(s) -> {}\n", config.str("train.method"),
-               config.str("data.name"), threads, config.str("output.dir"));
+    fmt::print(stderr, "training {} on {} with {} thread(s) on {} ({}) -> {}\n", config.str("train.method"),
+               config.str("data.name"), threads, resolve_device(config.str("device")).str(), config.str("train.precision"),
+               config.str("output.dir"));
     auto e = train_experiment(config, opt->resume);
     const EvalCase clean_case{AttackSpec{"none", 0, 0}, "all"};
     auto clean = evaluate(e.net, e.data.test, clean_case, config.integer("train.eval_batch_size"), false,
@@ -55,6 +60,8 @@ void add_train_command(CLI::App& app) {
                               {"train_seconds", e.training.seconds},
                               {"samples_per_second", e.training.samples_per_second},
                               {"threads", threads},
+                              {"device", resolve_device(config.str("device")).str()},
+                              {"precision", config.str("train.precision")},
                               {"checkpoint", e.training.best_checkpoint}};
     write_file_atomically((std::filesystem::path(config.str("output.dir")) / "summary.json").string(), summary.dump(2) + "\n");
     fmt::print("{}: test accuracy {:.2f}% ({} samples), best validation {:.2f}%, {:.0f} s, checkpoint {}\n",

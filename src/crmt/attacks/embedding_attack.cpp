@@ -1,4 +1,5 @@
 #include "crmt/attacks/embedding_attack.h"
+#include "crmt/core/precision.h"
 
 #include "crmt/attacks/attack_registry.h"
 #include "crmt/attacks/gradient_engine.h"
@@ -22,6 +23,7 @@ at::Tensor embedding_distance(MultiModalNet& net, const Batch& clean, const Batc
 }
 
 Batch EmbeddingAttack::attack(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) const {
+  const Fp32Scope fp32;
   if (!(eps_ >= 0)) fail("mea: eps must be >= 0, got {}", eps_);
   if (steps_ <= 0) fail("mea: steps must be positive, got {}", steps_);
   if (targets.empty() || eps_ == 0) return batch;

@@ -1,4 +1,5 @@
 #include "crmt/attacks/gradient_engine.h"
+#include "crmt/core/precision.h"
 
 #include "crmt/attacks/perturbation.h"
 #include "crmt/core/error.h"
@@ -54,6 +55,7 @@ AttackObjective cross_entropy_objective(const at::Tensor& labels) {
 
 std::vector<at::Tensor> objective_gradients(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets,
                                             const AttackObjective& objective) {
+  const Fp32Scope fp32;
   torch::AutoGradMode enable(true);
   auto [work, leaves] = with_leaves(batch, targets);
   return torch::autograd::grad({objective(net->forward(work))}, leaves);
@@ -61,6 +63,7 @@ std::vector<at::Tensor> objective_gradients(MultiModalNet& net, const Batch& bat
 
 Batch gradient_attack(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets,
                       const AttackObjective& objective, const GradientAttackSettings& s, const IterateObserver& observe) {
+  const Fp32Scope fp32;  // also inside a mixed-precision training step (adversarial training)
   if (s.steps < 1) fail("a gradient attack needs at least one step, got {}", s.steps);
   if (!s.start.empty() && s.start.size() != targets.size())
     fail("a gradient attack's start has {} parts for {} attacked modalities", s.start.size(), targets.size());

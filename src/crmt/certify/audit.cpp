@@ -1,4 +1,5 @@
 #include "crmt/certify/audit.h"
+#include "crmt/core/precision.h"
 
 #include <torch/torch.h>
 
@@ -94,11 +95,11 @@ void check_gradients(MultiModalNet& net, const Batch& iterate, const Certificate
   for (size_t m = 0; m < x.size(); ++m) {
     auto G = unimodal_jacobian_gram(net, m, x[m].detach());
     auto diag = torch::diagonal(G, 0, 1, 2).clamp_min(0);  // [B, K]
-    auto tau = cert.lipschitz.tau[static_cast<int64_t>(m)].to(torch::kDouble).unsqueeze(0);
+    auto tau = cert.lipschitz.tau[static_cast<int64_t>(m)].to(G.options()).unsqueeze(0);
     result.max_tau_ratio[m] = std::max(result.max_tau_ratio[m], max_ratio(diag.sqrt(), tau));
     auto pair = (diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * G).clamp_min(0).sqrt();  // [B, K, K]
-    auto est = cert.lipschitz.pairwise[static_cast<int64_t>(m)].to(torch::kDouble).unsqueeze(0);
-    auto off = (1 - torch::eye(K, torch::kDouble)).unsqueeze(0).expand_as(pair);
+    auto est = cert.lipschitz.pairwise[static_cast<int64_t>(m)].to(G.options()).unsqueeze(0);
+    auto off = (1 - torch::eye(K, G.options())).unsqueeze(0).expand_as(pair);
     result.max_pairwise_ratio[m] = std::max(result.max_pairwise_ratio[m], max_ratio(pair * off, est));
   }
 }
@@ -107,6 +108,7 @@ void check_gradients(MultiModalNet& net, const Batch& iterate, const Certificate
 
 AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data, const Certificate& cert,
                               const AuditOptions& options) {
+  const Fp32Scope fp32;
   if (static_cast<int64_t>(cert.samples.size()) != data.size())
     fail("audit: the certificate has {} samples but the data ({}) has {}", cert.samples.size(), data.source,
          data.size());
@@ -136,9 +138,10 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
       radius_v.push_back(cert.samples[static_cast<size_t>(i)].radius);
       pred_v.push_back(cert.samples[static_cast<size_t>(i)].prediction);
     }
-    auto radius = torch::tensor(radius_v, torch::kDouble);
+    const auto device = batch.labels.device();
+    auto radius = torch::tensor(radius_v, torch::kDouble).to(device);
     const auto dtype = batch.inputs[0].scalar_type();
-    auto predicted = torch::tensor(pred_v, torch::kLong);
+    auto predicted = torch::tensor(pred_v, torch::kLong).to(device);
     GradientAttackSettings attack;
     attack.steps = options.steps;
     attack.step_size = (radius * options.step_fraction).to(dtype);
@@ -150,12 +153,13 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
     IterateObserver tally = [&](int iteration, const Batch& iterate, const std::vector<at::Tensor>& deltas,
                                 const ModelOutput& output) {
       if (previous.empty()) previous = deltas;
-      auto pred = output.logits.detach().argmax(1);
+      auto pred = output.logits.detach().argmax(1).cpu();  // one copy, not one per sample
+      auto pred_a = pred.accessor<int64_t, 1>();
       std::vector<int64_t> fresh;
       for (size_t i = 0; i < idx.size(); ++i)
-        if (!flipped[i] && pred[static_cast<int64_t>(i)].item<int64_t>() != pred_v[i]) fresh.push_back(static_cast<int64_t>(i));
+        if (!flipped[i] && pred_a[static_cast<int64_t>(i)] != pred_v[i]) fresh.push_back(static_cast<int64_t>(i));
       if (!fresh.empty()) {
-        auto sel = torch::tensor(fresh, torch::kLong);
+        auto sel = torch::tensor(fresh, torch::kLong).to(device);
         Batch clean = batch;
         clean.labels = batch.labels.index_select(0, sel);
         std::vector<at::Tensor> lo, hi;
@@ -164,7 +168,7 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
           lo.push_back(previous[i].index_select(0, sel));
           hi.push_back(deltas[i].index_select(0, sel));
         }
-        auto norms = bisect_flip(net, clean, modalities, lo, hi, predicted.index_select(0, sel), options.bisection_steps);
+        auto norms = bisect_flip(net, clean, modalities, lo, hi, predicted.index_select(0, sel), options.bisection_steps).cpu();
         for (size_t f = 0; f < fresh.size(); ++f) {
           const auto i = static_cast<size_t>(fresh[f]);
           flipped[i] = true;

@@ -1,4 +1,5 @@
 #include "crmt/certify/certificate.h"
+#include "crmt/core/precision.h"
 
 #include <torch/torch.h>
 
@@ -36,7 +37,7 @@ nlohmann::json numbers(const std::vector<double>& v) {
 }
 
 nlohmann::json tensor_json(const at::Tensor& t) {
-  auto c = t.to(torch::kDouble).contiguous();
+  auto c = t.to(torch::kDouble).cpu().contiguous();
   if (c.dim() == 0) return number(c.item<double>());
   auto out = nlohmann::json::array();
   for (int64_t i = 0; i < c.size(0); ++i) out.push_back(tensor_json(c[i]));
@@ -80,6 +81,7 @@ double Certificate::eta_ratio(size_t a, size_t b) const {
 
 Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const LipschitzEstimate& lipschitz,
                     const std::vector<double>& radii, int64_t batch_size) {
+  const Fp32Scope fp32;  // a radius computed in half precision is not a certificate
   Certificate cert;
   cert.lipschitz = lipschitz;
   cert.head_kind = net->head().kind();
@@ -108,12 +110,12 @@ Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const Lip
   for (int64_t start = 0; start < n; start += bs) {
     const int64_t b = std::min(bs, n - start);
     auto batch = data.batch(torch::arange(start, start + b, torch::kLong));
-    auto logits = net->forward(batch).logits.to(torch::kDouble).contiguous();
+    auto logits = net->forward(batch).logits.to(torch::kDouble).cpu().contiguous();
     if (!torch::isfinite(logits).all().item<bool>())
       fail("{}: the model's logits are not finite on samples {}..{} (NaN or infinite weights or inputs?); "
            "no margin, no radius",
            data.source, start, start + b - 1);
-    auto labels = batch.labels.to(torch::kLong).contiguous();
+    auto labels = batch.labels.to(torch::kLong).cpu().contiguous();
     auto h = logits.accessor<double, 2>();
     auto y = labels.accessor<int64_t, 1>();
     for (int64_t i = 0; i < b; ++i) {

@@ -1,4 +1,5 @@
 #include "crmt/certify/lipschitz.h"
+#include "crmt/core/precision.h"
 
 #include <torch/torch.h>
 
@@ -103,7 +104,8 @@ EncoderBound bound_encoder(EncoderImpl& encoder, const ModalitySpec& spec) {
   std::vector<std::vector<int64_t>> in_shapes;
   std::vector<int64_t> shape{1};
   shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
-  auto x = torch::zeros(shape);
+  const auto params = encoder.parameters();
+  auto x = torch::zeros(shape, params.empty() ? torch::TensorOptions() : params.front().options());
   for (auto& any : *body) {
     in_shapes.push_back(x.sizes().vec());
     x = any.forward(x);
@@ -188,6 +190,7 @@ at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor
 
 LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDataset& data, int64_t max_samples,
                                       int64_t batch_size) {
+  const Fp32Scope fp32;  // a bound computed in half precision bounds nothing
   const size_t M = net->num_modalities();
   const int64_t K = net->num_classes();
   int64_t n = data.size();
@@ -200,8 +203,17 @@ LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDatase
   est.samples = n;
   est.tau = torch::zeros({static_cast<int64_t>(M), K}, torch::kDouble);
   est.pairwise = torch::zeros({static_cast<int64_t>(M), K, K}, torch::kDouble);
-  // The batch is repeated K times: keep K * chunk inputs in memory at once.
-  const int64_t chunk = std::max<int64_t>(1, std::min(batch_size, std::max<int64_t>(1, 4096 / K)));
+  // The batch is repeated K times: keep K * chunk inputs in memory at once, at most 4096 samples and
+  // 2^26 input values (256 MB; video frames at 224x224 would otherwise need hundreds of GB of
+  // activations for the backward pass).
+  int64_t values_per_sample = 0;
+  for (const auto& spec : data.specs) {
+    int64_t n = 1;
+    for (auto d : spec.shape) n *= d;
+    values_per_sample = std::max(values_per_sample, n);
+  }
+  const int64_t by_values = (int64_t{1} << 26) / std::max<int64_t>(1, K * values_per_sample);
+  const int64_t chunk = std::max<int64_t>(1, std::min({batch_size, 4096 / K, by_values}));
   for (int64_t start = 0; start < n; start += chunk) {
     const int64_t b = std::min(chunk, n - start);
     auto idx = torch::arange(start, start + b, torch::kLong);
@@ -210,8 +222,9 @@ LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDatase
     for (size_t m = 0; m < M; ++m) {
       auto G = unimodal_jacobian_gram(net, m, inputs[m]);  // [b, K, K]
       auto diag = torch::diagonal(G, 0, 1, 2);             // [b, K]
-      auto tau = diag.clamp_min(0).sqrt().amax(0);
-      auto pair = (diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * G).clamp_min(0).sqrt().amax(0);
+      // The estimate is a host-side table, whatever device the gradients came from.
+      auto tau = diag.clamp_min(0).sqrt().amax(0).cpu();
+      auto pair = (diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * G).clamp_min(0).sqrt().amax(0).cpu();
       auto mi = static_cast<int64_t>(m);
       est.tau[mi] = torch::maximum(est.tau[mi], tau);
       est.pairwise[mi] = torch::maximum(est.pairwise[mi], pair);
@@ -235,6 +248,7 @@ bool guaranteed_lipschitz_supported(MultiModalNet& net, std::string* why) {
 }
 
 LipschitzEstimate guaranteed_lipschitz(MultiModalNet& net) {
+  const Fp32Scope fp32;  // a bound computed in half precision bounds nothing
   const size_t M = net->num_modalities();
   const int64_t K = net->num_classes();
   LipschitzEstimate est;
@@ -295,7 +309,9 @@ double conv2d_operator_norm(const at::Tensor& weight, const std::vector<int64_t>
   torch::NoGradGuard no_grad;
   auto w = weight.detach().to(torch::kDouble);
   auto gen = at::detail::createCPUGenerator(seed);
-  auto v = at::randn({1, input_chw[0], input_chw[1], input_chw[2]}, gen, torch::TensorOptions().dtype(torch::kDouble));
+  // Drawn on the host (the same start on any device), iterated where the weight lives.
+  auto v = at::randn({1, input_chw[0], input_chw[1], input_chw[2]}, gen, torch::TensorOptions().dtype(torch::kDouble))
+               .to(w.device());
   v = v / v.norm();
   auto forward = [&](const at::Tensor& x) { return at::conv2d(x, w, {}, stride, padding, dilation, groups); };
   auto probe = forward(v);

@@ -14,8 +14,14 @@ size_t Batch::index_of(const std::string& name) const {
 
 Batch Batch::to(const c10::Device& device) const {
   Batch out = *this;
-  for (auto& x : out.inputs) x = x.to(device);
-  out.labels = labels.to(device);
+  const bool to_gpu = device.is_cuda();
+  auto move = [&](const at::Tensor& x) {
+    if (!x.defined() || x.device() == device) return x;
+    if (to_gpu && x.is_cpu()) return (x.is_pinned() ? x : x.pin_memory()).to(device, /*non_blocking=*/true);
+    return x.to(device);
+  };
+  for (auto& x : out.inputs) x = move(x);
+  out.labels = move(labels);
   return out;
 }
 

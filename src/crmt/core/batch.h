@@ -20,6 +20,8 @@ struct Batch {
   size_t num_modalities() const { return inputs.size(); }
   // Index of a modality by name; throws crmt::Error naming the known modalities.
   size_t index_of(const std::string& name) const;
+  // The batch on `device`. To a GPU the inputs go through page-locked memory without blocking the
+  // host (the copy is queued on the current stream, ahead of the step that reads it).
   Batch to(const c10::Device& device) const;
   // Detached copy whose input tensors can be modified without touching this batch.
   Batch clone() const;

@@ -18,6 +18,7 @@ namespace {
 constexpr const char* kDefaults = R"(
 seed: 0
 threads: 0            # 0 = all cores
+device: auto          # cpu | cuda | cuda:N | auto (cuda when LibTorch sees a GPU)
 data:
   name: embedded
   root: data/embedded
@@ -52,6 +53,7 @@ train:
   lr_step: 70         # epochs between learning-rate decays
   lr_gamma: 0.1
   eval_batch_size: 500
+  precision: fp32     # fp32 | bf16 | fp16 (fp16: CUDA only, with dynamic loss scaling)
 eval:
   eps: 0.5
   pgd_steps: 4

@@ -92,6 +92,17 @@ Batch read_files(const MultiModalDataset& d, const at::Tensor& source_rows, uint
 }  // namespace
 
 Batch MultiModalDataset::batch(const at::Tensor& indices, uint64_t seed) const {
+  auto b = host_batch(indices.cpu(), seed);
+  return device.is_cpu() ? b : b.to(device);
+}
+
+MultiModalDataset MultiModalDataset::on(const c10::Device& target) const {
+  MultiModalDataset out = *this;
+  out.device = target;
+  return out;
+}
+
+Batch MultiModalDataset::host_batch(const at::Tensor& indices, uint64_t seed) const {
   if (!samples) fail("{}: the dataset has no samples", source);
   const auto source_rows = rows.index_select(0, indices);
   if (!samples->in_memory()) return read_files(*this, source_rows.contiguous(), seed);

@@ -26,6 +26,7 @@ struct MultiModalDataset {
   at::Tensor rows;                   // [N] int64: row i of the split is samples row rows[i]
   std::vector<size_t> modalities;    // selected modalities, as indices into samples->specs()
   bool augment = false;              // the training transform (random crops, flips, windows)
+  c10::Device device{c10::kCPU};     // where batch() delivers; samples are read on the host
   OnBadSample on_bad = OnBadSample::Error;
   std::shared_ptr<BadSampleLog> bad = std::make_shared<BadSampleLog>();
 
@@ -44,6 +45,10 @@ struct MultiModalDataset {
   // training transform (sample row r uses a seed mixed from `seed` and r). Unreadable samples are
   // left out (on_bad == Skip; counted in `bad`) or throw crmt::Error naming the file.
   Batch batch(const at::Tensor& indices, uint64_t seed = 0) const;
+  // The same batch in host memory (the Loader's workers read with it; `batch` = this + to(device)).
+  Batch host_batch(const at::Tensor& indices, uint64_t seed = 0) const;
+  // This view delivering its batches on `device`.
+  MultiModalDataset on(const c10::Device& device) const;
   // All samples as one Batch (small in-memory sets; tests).
   Batch all() const;
   MultiModalDataset subset(const at::Tensor& indices) const;
@@ -55,6 +60,7 @@ struct MultiModalDataset {
 
 struct DataSplits {
   MultiModalDataset train, val, test;
+  DataSplits on(const c10::Device& device) const { return {train.on(device), val.on(device), test.on(device)}; }
 };
 
 // Splits off the last `val_fraction` of a seeded permutation of `train` as the validation split

@@ -35,8 +35,8 @@ Loader::~Loader() {
 Batch Loader::build(int64_t k) const {
   const int64_t start = k * options_.batch_size;
   const int64_t end = std::min(start + options_.batch_size, data_.size());
-  auto batch = data_.batch(order_.slice(0, start, end), options_.seed);
-  if (options_.pin_memory)
+  auto batch = data_.host_batch(order_.slice(0, start, end), options_.seed);
+  if (options_.pin_memory || data_.device.is_cuda())
     for (auto& x : batch.inputs) x = x.pin_memory();
   return batch;
 }
@@ -72,7 +72,7 @@ std::optional<Batch> Loader::next() {
   const int64_t k = consumed_;
   if (threads_.empty()) {
     ++consumed_;
-    return build(k);
+    return build(k).to(data_.device);
   }
   std::unique_lock<std::mutex> lock(mutex_);
   ready_.wait(lock, [&] { return done_.count(k) || failed_.count(k); });
@@ -89,7 +89,7 @@ std::optional<Batch> Loader::next() {
   ++consumed_;
   lock.unlock();
   space_.notify_all();
-  return batch;
+  return batch.to(data_.device);
 }
 
 }  // namespace crmt

@@ -19,7 +19,7 @@ struct LoaderOptions {
   int workers = 0;          // threads reading batches; 0 reads in the caller's thread
   int prefetch = 2;         // batches each worker may have ready ahead of the consumer
   bool drop_last = false;
-  bool pin_memory = false;  // page-locked batches, for fast copies to a GPU
+  bool pin_memory = false;  // page-locked batches (always when the data is on a GPU: see dataset.device)
 };
 
 // Cuts a split into batches in order: a seeded permutation when shuffling (torch::randperm with a
@@ -27,6 +27,8 @@ struct LoaderOptions {
 // always holds the same samples with the same random transforms, whatever the number of workers;
 // workers only decide how soon it is ready. At most workers * prefetch batches wait in memory.
 // Samples held in memory are cut in the caller's thread (one index_select per modality).
+// Batches arrive on the dataset's device: read into page-locked host memory by the workers, then
+// copied without blocking in next().
 class Loader {
  public:
   Loader(MultiModalDataset data, LoaderOptions options);

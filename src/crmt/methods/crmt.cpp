@@ -101,7 +101,7 @@ void Crmt::run_step2(MultiModalNet& net, TrainingContext& context, const std::st
   auto& h = head(net);
   const auto& train = context.data().train;
   auto lipschitz = estimate_lipschitz(net, train, "empirical", s_.lipschitz_samples);
-  auto tau = lipschitz.tau.to(torch::kFloat);  // [M, K]
+  auto tau = lipschitz.tau.to(h.bias().device(), torch::kFloat);  // [M, K], where the step-2 loss runs
   std::vector<double> tau_mean;
   for (int64_t m = 0; m < tau.size(0); ++m) tau_mean.push_back(tau[m].mean().item<double>());
   context.log({{"stage", "lipschitz"}, {"kind", lipschitz.kind}, {"samples", lipschitz.samples},

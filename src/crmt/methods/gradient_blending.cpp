@@ -45,10 +45,12 @@ void GradientBlending::setup(MultiModalNet& net, const MultiModalDataset& train)
   head_weight_.clear();
   head_bias_.clear();
   for (size_t m = 0; m < m_count; ++m) {
-    const int64_t dim = net->head().modality_weight(m).size(1);
+    const auto like = net->head().modality_weight(m);
+    const int64_t dim = like.size(1);
     const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
-    head_weight_.push_back(torch::empty({k, dim}).uniform_(-bound, bound).requires_grad_(true));
-    head_bias_.push_back(torch::empty({k}).uniform_(-bound, bound).requires_grad_(true));
+    // Drawn on the host so that a run draws the same heads on any device.
+    head_weight_.push_back(torch::empty({k, dim}).uniform_(-bound, bound).to(like.device()).requires_grad_(true));
+    head_bias_.push_back(torch::empty({k}).uniform_(-bound, bound).to(like.device()).requires_grad_(true));
   }
   weights_ = torch::full({static_cast<int64_t>(m_count) + 1}, 1.0 / (m_count + 1), torch::kDouble);
 }

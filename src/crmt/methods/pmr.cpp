@@ -60,13 +60,14 @@ std::vector<at::Tensor> Pmr::class_means(MultiModalNet& net, const MultiModalDat
   EvalModeGuard eval(*net);
   const int64_t k = data.num_classes();
   std::vector<at::Tensor> sums;
-  auto counts = torch::zeros({k}, torch::kDouble);
+  const auto on = torch::TensorOptions().dtype(torch::kDouble).device(data.device);
+  auto counts = torch::zeros({k}, on);
   for (int64_t start = 0; start < indices.size(0); start += batch_size) {
     auto batch = data.batch(indices.slice(0, start, std::min(start + batch_size, indices.size(0))));
     auto out = net->forward(batch);
     auto onehot = torch::one_hot(batch.labels, k).to(torch::kDouble);  // [B, K]
     if (sums.empty())
-      for (auto& e : out.embeddings) sums.push_back(torch::zeros({k, e.size(1)}, torch::kDouble));
+      for (auto& e : out.embeddings) sums.push_back(torch::zeros({k, e.size(1)}, on));
     for (size_t m = 0; m < out.embeddings.size(); ++m) sums[m] += onehot.t().matmul(out.embeddings[m].to(torch::kDouble));
     counts += onehot.sum(0);
   }

@@ -22,7 +22,7 @@ torch::Tensor ConcatHeadImpl::vulnerability(size_t m, const torch::Tensor& /*tau
     fail("concat head vulnerability needs pairwise Lipschitz constants of shape [{}, {}], got [{}]", num_classes_,
          num_classes_, pairwise.defined() ? fmt::format("{}", fmt::join(pairwise.sizes(), ",")) : "");
   torch::NoGradGuard no_grad;
-  auto eta = pairwise.to(torch::kDouble).clone();
+  auto eta = pairwise.to(torch::kDouble).cpu().clone();
   eta.fill_diagonal_(0);
   return eta;
 }

@@ -47,7 +47,7 @@ torch::Tensor OrthogonalHeadImpl::vulnerability(size_t m, const torch::Tensor& t
     fail("orthogonal head vulnerability needs Lipschitz constants tau of shape [{}], got [{}]", num_classes_,
          tau.defined() ? fmt::format("{}", fmt::join(tau.sizes(), ",")) : "");
   torch::NoGradGuard no_grad;
-  auto a = a_[m].detach().to(torch::kDouble).abs();
+  auto a = a_[m].detach().to(torch::kDouble).cpu().abs();  // certificates are host-side numbers
   auto at = a * tau.to(torch::kDouble);  // |a_k| tau_k
   auto eta = at.unsqueeze(1) + at.unsqueeze(0);
   eta.fill_diagonal_(0);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crmt/core/device.h"
 #include "crmt/core/runtime.h"
 #include "crmt/data/data_factory.h"
 #include "crmt/train/method_registry.h"
@@ -17,8 +18,10 @@ Experiment train_experiment(const Config& config, bool resume) {
   Experiment e;
   e.config = config;
   seed_everything(static_cast<uint64_t>(config.integer("seed")));
-  e.data = load_data(config, config.boolean("output.progress"));
+  const auto device = resolve_device(config.str("device"));
+  e.data = load_data(config, config.boolean("output.progress")).on(device);
   e.net = build_model(config, e.data.train.specs, e.data.train.num_classes());
+  e.net->to(device);
   e.architecture = describe_architecture(e.net);
   auto method = build_method(config);
   Trainer trainer(config, config.str("output.dir"), e.architecture);
@@ -37,9 +40,13 @@ Experiment load_experiment(const std::string& checkpoint, const std::vector<std:
     e.config.set(kv.substr(0, eq), kv.substr(eq + 1));
   }
   seed_everything(static_cast<uint64_t>(e.config.integer("seed")));
-  e.data = load_data(e.config, e.config.boolean("output.progress"));
+  // The device is this machine's choice, not the checkpoint's: a model trained on a GPU evaluates
+  // on a CPU and the reverse (checkpoints hold host tensors).
+  const auto device = resolve_device(e.config.str("device"));
+  e.data = load_data(e.config, e.config.boolean("output.progress")).on(device);
   // The checkpoint holds every weight: the pretrained file of the run need not be there any more.
   e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes(), /*load_pretrained=*/false);
+  e.net->to(device);
   e.architecture = describe_architecture(e.net);
   load_checkpoint(checkpoint, e.architecture, e.net);
   e.net->eval();

@@ -65,7 +65,7 @@ DemoResult run_demo(const DemoOptions& opt) {
         "", {"train.method=" + recipe.method, fmt::format("train.epochs={}", opt.epochs),
              fmt::format("data.root={}", opt.data_root), fmt::format("data.train_size={}", opt.train_size),
              fmt::format("data.test_size={}", opt.test_size), "output.dir=" + opt.out + "/" + recipe.method,
-             "model.head=" + recipe.head});
+             "model.head=" + recipe.head, "device=" + opt.device});
     fmt::print(stderr, "== {}: training on {} samples for {} epochs\n", recipe.name,
                opt.train_size ? std::to_string(opt.train_size) : "all", opt.epochs);
     auto e = train_experiment(config, false);

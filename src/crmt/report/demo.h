@@ -14,6 +14,7 @@ struct DemoOptions {
   int64_t epochs = 4, train_size = 20000, test_size = 2000, lipschitz_samples = 1000;
   double eps = 0.5;
   std::vector<double> radii = {0.05, 0.1};
+  std::string device = "auto";  // cpu | cuda | cuda:N | auto
 };
 
 struct DemoResult {

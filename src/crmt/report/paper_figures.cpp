@@ -120,9 +120,9 @@ PaperFigure tsne_scatter(const RunAnalysis& r, size_t m) {
   sp.xlabel = "t-SNE 1";
   sp.ylabel = "t-SNE 2";
   sp.group_names = r.class_names;
-  auto y = r.tsne[m].contiguous();
+  auto y = r.tsne[m].cpu().contiguous();
   auto ya = y.accessor<double, 2>();
-  auto labels = r.tsne_labels.to(torch::kLong).contiguous();
+  auto labels = r.tsne_labels.to(torch::kLong).cpu().contiguous();
   auto la = labels.accessor<int64_t, 1>();
   for (int64_t i = 0; i < y.size(0); ++i) {
     sp.x.push_back(ya[i][0]);
@@ -234,7 +234,7 @@ std::vector<PaperFigure> accuracy_curves(const RunAnalysis& run, int pgd_steps) 
 std::vector<PaperFigure> eta_maps(const RunAnalysis& run) {
   if (!run.certificate) return {};
   const auto& c = *run.certificate;
-  const auto eta = c.eta.to(torch::kFloat64).contiguous();
+  const auto eta = c.eta.to(torch::kFloat64).cpu().contiguous();
   auto acc = eta.accessor<double, 3>();
   const auto classes = class_labels(run, c.num_classes);
   const auto stem = file_stem(run.name);

@@ -58,16 +58,16 @@ at::Tensor conditional_affinities(const at::Tensor& sq_distances, double perplex
   if (!(perplexity >= 1)) fail("t-SNE: perplexity must be at least 1, got {}", perplexity);
   const int64_t n = sq_distances.size(0);
   FewThreads threads(n);
-  auto eye = torch::eye(n, torch::dtype(torch::kBool));
   auto d = sq_distances.to(torch::kFloat64);
+  auto eye = torch::eye(n, d.options().dtype(torch::kBool));
   // Shift each row by its smallest off-diagonal distance: the affinities are unchanged and the
   // largest exponential is exp(0) = 1, so nothing underflows to an all-zero row.
   auto row_min = d.masked_fill(eye, INFINITY).amin(1, true);
   d = (d - row_min).masked_fill(eye, 0);
   const double target = std::log(perplexity);
-  auto beta = torch::ones({n, 1}, torch::kFloat64);
-  auto lo = torch::zeros({n, 1}, torch::kFloat64);
-  auto hi = torch::full({n, 1}, INFINITY, torch::kFloat64);
+  auto beta = torch::ones({n, 1}, d.options());
+  auto lo = torch::zeros({n, 1}, d.options());
+  auto hi = torch::full({n, 1}, INFINITY, d.options());
   auto affinities = [&](const at::Tensor& b) { return torch::exp(-b * d).masked_fill(eye, 0); };
   for (int it = 0; it < max_iterations; ++it) {
     auto e = affinities(beta);
@@ -104,7 +104,8 @@ TsneResult tsne(const at::Tensor& x, const TsneOptions& o) {
   p = ((p + p.t()) / (2.0 * n)).clamp_min(1e-12);
 
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
-  auto y = at::randn({n, o.dims}, gen, torch::kFloat64) * 1e-2;
+  // Drawn on the host: the same seed gives the same start on any device.
+  auto y = (at::randn({n, o.dims}, gen, torch::kFloat64) * 1e-2).to(points.device());
   auto update = torch::zeros_like(y);
   auto gains = torch::ones_like(y);
   auto q_of = [&](const at::Tensor& map, at::Tensor* kernel) {
@@ -130,7 +131,7 @@ TsneResult tsne(const at::Tensor& x, const TsneOptions& o) {
   at::Tensor num;
   auto q = q_of(y, &num);
   result.kl = (p * (p / q).log()).sum().item<double>();
-  result.embedding = y;
+  result.embedding = y.cpu();
   return result;
 }
 

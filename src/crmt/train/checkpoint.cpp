@@ -145,13 +145,23 @@ CheckpointInfo load_checkpoint(const std::string& path, const std::string& expec
       fail("{}: checkpoint is corrupt: its weights fail their CRC-32 check (stored {:08x}, read {:08x})", path,
            stored_crc.toInt(), checksum.value());
     for (auto& [target, stored] : copies) target.copy_(stored);
+    // Checkpoints hold host tensors. Optimizer and method state are read straight onto the model's
+    // device (momentum buffers must sit with their parameters), so the file is read once more there.
+    torch::serialize::InputArchive on_device_archive;
+    const auto params = net->parameters();
+    const auto device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+    auto* state_archive = &archive;
+    if (!device.is_cpu() && (optimizer || method)) {
+      on_device_archive.load_from(path, device);
+      state_archive = &on_device_archive;
+    }
     if (optimizer) {
       torch::serialize::InputArchive opt;
-      if (archive.try_read("optimizer", opt)) optimizer->load(opt);
+      if (state_archive->try_read("optimizer", opt)) optimizer->load(opt);
     }
     if (method) {
       torch::serialize::InputArchive state;
-      if (archive.try_read("method", state)) method->load(state);
+      if (state_archive->try_read("method", state)) method->load(state);
     }
   } catch (const c10::Error& e) {
     fail("{}: checkpoint does not fit this model: {}", path, e.what_without_backtrace());

@@ -7,10 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
+#include "crmt/core/precision.h"
 #include "crmt/core/progress.h"
 #include "crmt/data/loader.h"
 #include "crmt/models/eval_mode_guard.h"
 #include "crmt/train/checkpoint.h"
+#include "crmt/train/loss_scaler.h"
 #include "crmt/train/run_lock.h"
 
 namespace crmt {
@@ -35,6 +37,23 @@ void Trainer::log(const nlohmann::json& record) {
   f << record.dump() << "\n";
 }
 
+StepResult train_step(const TrainingContext::LossFn& loss, const TrainingContext::StepHook& before_step,
+                      const Batch& batch, torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
+                      const c10::Device& device, Precision precision, LossScaler& scaler) {
+  StepResult step;
+  {
+    AutocastScope autocast(device, precision);  // the forward pass and the loss
+    step = loss(batch);
+  }
+  optimizer.zero_grad();
+  scaler.scaled(step.loss).backward();
+  const bool finite = scaler.unscale(params);
+  if (before_step) before_step(batch, step);
+  if (finite) optimizer.step();  // fp16: a step with overflowed gradients is skipped
+  scaler.update(finite);
+  return step;
+}
+
 double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch_size, int workers) {
   torch::NoGradGuard no_grad;
   EvalModeGuard eval(*net);
@@ -43,11 +62,14 @@ double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch
   options.batch_size = batch_size;
   options.workers = workers;
   Loader loader(data, options);
+  // Counted where the logits are: one host synchronisation at the end, not one per batch.
+  auto hits = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(data.device));
   while (auto batch = loader.next()) {
     if (batch->size() == 0) continue;
-    correct += net->forward(*batch).logits.argmax(1).eq(batch->labels).sum().item<int64_t>();
+    hits += net->forward(*batch).logits.argmax(1).eq(batch->labels).sum();
     seen += batch->size();
   }
+  correct = hits.item<int64_t>();
   return seen > 0 ? static_cast<double>(correct) / seen : 0.0;
 }
 
@@ -64,30 +86,45 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   options.prefetch = static_cast<int>(config_.integer("data.prefetch"));
   Loader loader(train, options);
   const int64_t steps = loader.num_batches();
+  const auto device = train.device;
+  const auto precision = parse_precision(config_.str("train.precision"), device);
+  if (!scaler_) scaler_ = std::make_unique<LossScaler>(precision == Precision::FP16);
+  std::vector<torch::Tensor> params;
+  for (auto& group : optimizer.param_groups())
+    for (auto& p : group.params()) params.push_back(p);
+  // On a GPU the running loss and hit count stay on the device and are read every `sync_every`
+  // steps: reading them each step would stall the host until the GPU caught up.
+  const int64_t sync_every = device.is_cuda() ? 20 : 1;
   ProgressBar bar(label, steps, config_.boolean("output.progress"));
   EpochStats stats;
   double loss_sum = 0;
-  int64_t correct = 0, seen = 0;
+  int64_t correct = 0, seen = 0, checked_to = 0;
+  auto loss_sum_t = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+  auto correct_t = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
   auto start = Clock::now();
   net->train(train_mode);
   for (int64_t s = 0; s < steps; ++s) {
     auto batch = *loader.next();
     if (batch.size() == 0) continue;  // every sample of it was unreadable (and skipped)
-    auto step = loss(batch);
-    if (!std::isfinite(step.loss.item<double>())) {
-      const auto last = last_checkpoint();
-      fail("{}: the loss became {} at step {} (lower train.lr?); {}", label, step.loss.item<double>(), s,
-           fs::exists(last) ? "the last good checkpoint is " + last : std::string("no checkpoint was written yet"));
-    }
-    optimizer.zero_grad();
-    step.loss.backward();
-    if (before_step) before_step(batch, step);
-    optimizer.step();
+    auto step = train_step(loss, before_step, batch, optimizer, params, device, precision, *scaler_);
+    const auto step_loss = step.loss.detach().to(torch::kDouble);
     const int64_t n = step.labels.size(0);
-    loss_sum += step.loss.item<double>() * n;
-    correct += step.logits.detach().argmax(1).eq(step.labels).sum().item<int64_t>();
+    loss_sum_t += step_loss * static_cast<double>(n);
+    correct_t += step.logits.detach().argmax(1).eq(step.labels).sum();
     seen += n;
-    bar.update(s + 1, fmt::format("loss {:.4f} acc {:.1f}%", loss_sum / seen, 100.0 * correct / seen));
+    if ((s + 1) % sync_every == 0 || s + 1 == steps) {
+      const double running = loss_sum_t.item<double>();
+      if (!std::isfinite(running)) {
+        const auto last = last_checkpoint();
+        const auto where = sync_every == 1 ? fmt::format("at step {}", s) : fmt::format("at a step in {}..{}", checked_to, s);
+        fail("{}: the loss became {} {} (lower train.lr?); {}", label, running, where,
+             fs::exists(last) ? "the last good checkpoint is " + last : std::string("no checkpoint was written yet"));
+      }
+      checked_to = s + 1;
+      loss_sum = running;
+      correct = correct_t.item<int64_t>();
+      bar.update(s + 1, fmt::format("loss {:.4f} acc {:.1f}%", loss_sum / seen, 100.0 * correct / seen));
+    }
   }
   stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   stats.samples = seen;
@@ -168,15 +205,22 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
     if (improved) info.best_val_accuracy = val_acc;
     save_checkpoint(last_path, info, net, &optimizer, &method);
     if (improved) save_checkpoint(best_path, info, net, nullptr, &method);
-    log({{"stage", "train"},
-         {"epoch", epoch + 1},
-         {"lr", epoch_lr},
-         {"train_loss", stats.loss},
-         {"train_accuracy", stats.accuracy},
-         {"val_accuracy", val_acc},
-         {"best", improved},
-         {"seconds", stats.seconds},
-         {"samples_per_second", stats.samples_per_second()}});
+    nlohmann::json record{{"stage", "train"},
+                          {"epoch", epoch + 1},
+                          {"lr", epoch_lr},
+                          {"train_loss", stats.loss},
+                          {"train_accuracy", stats.accuracy},
+                          {"val_accuracy", val_acc},
+                          {"best", improved},
+                          {"seconds", stats.seconds},
+                          {"samples_per_second", stats.samples_per_second()},
+                          {"device", data.train.device.str()},
+                          {"precision", config_.str("train.precision")}};
+    if (scaler_ && scaler_->enabled()) {
+      record["loss_scale"] = scaler_->scale();
+      record["skipped_steps"] = scaler_->skipped_steps();
+    }
+    log(record);
     if (config_.boolean("output.progress"))
       fmt::print(stderr, "  validation accuracy {:.2f}%{}\n", 100 * val_acc, improved ? " (best so far)" : "");
   }

@@ -2,13 +2,16 @@
 #include <torch/optim/optimizer.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "crmt/core/config.h"
+#include "crmt/core/precision.h"
 #include "crmt/data/dataset.h"
 #include "crmt/models/multimodal_net.h"
+#include "crmt/train/loss_scaler.h"
 #include "crmt/train/method.h"
 #include "crmt/train/training_context.h"
 
@@ -21,6 +24,14 @@ struct TrainResult {
   double samples_per_second = 0;
   std::string best_checkpoint;
 };
+
+// One optimizer step of crmt's training loop on `batch`: the method's forward pass and loss under
+// autocast (train.precision), backward of the (fp16: scaled) loss, the method's gradient hook, and
+// the step of `optimizer` over `params` (skipped when fp16 gradients overflowed). No host
+// synchronisation except fp16's overflow check. Trainer::run_epoch calls it for every batch.
+StepResult train_step(const TrainingContext::LossFn& loss, const TrainingContext::StepHook& before_step,
+                      const Batch& batch, torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
+                      const c10::Device& device, Precision precision, LossScaler& scaler);
 
 // Runs training for every method: SGD with momentum and weight decay, a step learning-rate
 // schedule, validation each epoch keeping the best checkpoint, an atomic checkpoint per epoch,
@@ -57,6 +68,7 @@ class Trainer : public TrainingContext {
   Config config_;
   std::string out_dir_, architecture_;
   const DataSplits* data_ = nullptr;
+  std::unique_ptr<LossScaler> scaler_;  // fp16 only; kept across epochs and stages
 };
 
 // Top-1 accuracy (in [0, 1]) of `net` in eval mode, batched.

@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""Plain eager PyTorch baseline for crmt's GPU timings: the official CRMT code's work
+(GeWu-Lab/Certifiable-Robust-Multi-modal-Training) on Kinetics-Sounds shapes, as samples/s.
+
+Workloads: jt_step, crmt_step (training steps, fp32/bf16/fp16), pgd and lipschitz (fp32 only).
+Faithful to the official code by default: cudnn.deterministic=True and benchmark=False (its
+utils.setup_seed), the orthogonal head's per-row SVD loop (OWNNorm, --orth-impl), rob_test.py's
+per-frame Python-loop (un)normalisation with torchvision's Normalize (--clamp-impl), one
+loss.item() and one accuracy .item() per training batch. No data loading is timed.
+
+  pytorch_gpu_bench.py [--device cuda|cpu] [--batch 64] [--pgd-batch 64] [--warmup 3] [--iters 10]
+      [--precisions fp32,bf16,fp16] [--workloads jt_step,crmt_step,pgd,lipschitz] [--small]
+      [--json PATH] [--seed 0] [--channels-last] [--cudnn-benchmark] [--no-cudnn-deterministic]
+      [--orth-impl official|closed_form] [--clamp-impl official|vectorized] [--data-parallel]
+      [--threads N]
+"""
+import argparse
+import contextlib
+import gc
+import json
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+K, RHO, EPS, PGD_ITERS = 31, 2.0, 0.5, 4
+TRAIN_WORKLOADS = ("jt_step", "crmt_step")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# ---- model: official models/backbone.py, multimodal.py, fusion_model.py ----
+class BasicBlock(nn.Module):
+    def __init__(self, inplanes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
+
+
+class ResNet18(nn.Module):
+    """Trunk only (no pooling, no fc), as in the official backbone."""
+
+    def __init__(self, in_channels, visual, channels_last):
+        super().__init__()
+        self.visual, self.channels_last = visual, channels_last
+        self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        layers, inplanes = [], 64
+        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers.append(nn.Sequential(BasicBlock(inplanes, planes, stride), BasicBlock(planes, planes)))
+            inplanes = planes
+        self.layers = nn.Sequential(*layers)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, mean=1, std=0.02)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        if self.visual:  # clip is [B, C, T, H, W]: one 2-D pass per frame
+            B, C, T, H, W = x.shape
+            x = x.permute(0, 2, 1, 3, 4).contiguous().view(B * T, C, H, W)
+        if self.channels_last:  # inside forward so the attacked inputs keep the official layout
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.layers(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
+
+
+def own_norm_official(weight, groups):
+    """OWNNorm verbatim: one SVD per row (1x1 matrices) -- the official code's real cost."""
+    Z = weight.view(groups, weight.shape[0] // groups, -1)
+    Zc = Z - Z.mean(dim=-1, keepdim=True)
+    S = torch.matmul(Zc, Zc.transpose(1, 2))
+    wm = torch.randn(S.shape).to(S)  # host randn + copy, as in the original
+    for i in range(groups):
+        U, Eig, _ = S[i].svd() if hasattr(S, "svd") else torch.linalg.svd(S[i])
+        wm[i] = U.mm(Eig.rsqrt().diag()).mm(U.t())
+    return wm.matmul(Zc).view_as(weight)
+
+
+def own_norm_closed_form(weight):
+    """Same result with one row per group: centre each row, scale to unit norm."""
+    Zc = weight - weight.mean(dim=1, keepdim=True)
+    return Zc / Zc.norm(dim=1, keepdim=True)
+
+
+class OrthHead(nn.Module):
+    def __init__(self, dims, k, impl):
+        super().__init__()
+        self.dims, self.impl = dims, impl
+        self.fc = nn.Linear(sum(dims), k)
+        self.a_0 = nn.Parameter(torch.ones(k) * 0.1)
+        self.a_1 = nn.Parameter(torch.ones(k) * 0.1)
+
+    def forward(self, x):
+        outs, output, c = [], 0, 0
+        for m, d in enumerate(self.dims):
+            # SVD has no half/bf16 kernels, so the weight normalisation stays fp32 under autocast
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                w = self.fc.weight[:, c:c + d].float()
+                w = own_norm_official(w, w.shape[0]) if self.impl == "official" else own_norm_closed_form(w)
+            outs.append(x[:, c:c + d].matmul(w.t()))
+            output = output + outs[m] * getattr(self, "a_%d" % m).view(1, -1).expand(outs[m].shape)
+            c += d
+        return outs, output + self.fc.bias
+
+
+class MultiModal(nn.Module):
+    def __init__(self, orth, args):
+        super().__init__()
+        self.visual_net = ResNet18(3, True, args.channels_last)
+        self.audio_net = ResNet18(1, False, args.channels_last)
+        self.orth = orth
+        self.fusion = OrthHead([512, 512], K, args.orth_impl) if orth else nn.Linear(1024, K)
+
+    def forward(self, visual, audio):
+        v, a = self.visual_net(visual), self.audio_net(audio)
+        _, C, H, W = v.shape
+        v = v.view(a.shape[0], -1, C, H, W).permute(0, 2, 1, 3, 4)
+        a = torch.flatten(F.adaptive_avg_pool2d(a, 1), 1)
+        v = torch.flatten(F.adaptive_avg_pool3d(v, 1), 1)
+        x = torch.cat((v, a), dim=1)
+        if self.orth:
+            (ov, oa), out = self.fusion(x)
+            return ov, oa, out
+        return v, a, self.fusion(x)
+
+
+def build_model(orth, args, dev):
+    torch.manual_seed(args.seed)
+    model = MultiModal(orth, args).to(dev)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if args.data_parallel and dev.type == "cuda":  # official wraps in DataParallel (4 GPUs there)
+        model = nn.DataParallel(model)
+    return model
+
+
+def make_inputs(args, batch, dev):
+    g = torch.Generator(device=dev)
+    g.manual_seed(args.seed)
+    # Visual: valid [0,1] frames, normalised, so the attack's [0,1] clamp acts as on real data
+    pix = torch.rand((batch, 3, 3) + args.frame_hw, generator=g, device=dev)
+    mean, std = (torch.tensor(t, device=dev).view(1, 3, 1, 1, 1) for t in (MEAN, STD))
+    visual = (pix - mean) / std
+    audio = torch.randn((batch, 1) + args.audio_hw, generator=g, device=dev)
+    labels = torch.randint(0, K, (batch,), generator=g, device=dev)
+    return visual, audio, labels
+
+
+def calculate_accuracy(outputs, targets):  # official utils.calculate_accuracy (a sync per batch)
+    with torch.no_grad():
+        pred = outputs.topk(1, 1, largest=True, sorted=True)[1].t()
+        return pred.eq(targets.view(1, -1)).float().sum().item() / targets.size(0)
+
+
+def autocast(dev, precision):  # 1.13's CPU autocast rejects any dtype but bf16, even disabled
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=dev.type, dtype=DTYPES[precision])
+
+
+def make_grad_scaler():
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
+
+
+# ---- workloads: each returns step(), which does one timed iteration and returns sanity values ----
+def train_step(model, crmt, precision, dev, inputs):
+    visual, audio, labels = inputs
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+    criterion = nn.CrossEntropyLoss()
+    scaler = make_grad_scaler() if precision == "fp16" else None
+    rows = torch.arange(labels.shape[0])  # a CPU index tensor, as in train_CRMT_JT
+    model.train()
+
+    def step():
+        opt.zero_grad()
+        with autocast(dev, precision):
+            out_v, out_a, out = model(visual, audio)
+            loss = criterion(out, labels)
+            if crmt:  # raw exp, exactly as the official code (overflows for large logits)
+                margin = 0.0
+                for o in (out_v, out_a):
+                    margin = margin + (torch.sum(torch.exp(o), dim=1) * torch.exp(-o[rows, labels]) - 1)
+                loss = loss + torch.mean(torch.log(margin + 1e-5)) * RHO
+        calculate_accuracy(out, labels)
+        (scaler.scale(loss) if scaler else loss).backward()
+        value = loss.item()
+        if scaler:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+        return {"final_loss": value}
+    return step
+
+
+def _normalize(t, mean, std):  # torchvision.transforms.Normalize (inplace=False), incl. its sync
+    t = t.clone()
+    mean = torch.as_tensor(mean, dtype=t.dtype, device=t.device)
+    std = torch.as_tensor(std, dtype=t.dtype, device=t.device)
+    if (std == 0).any():
+        raise ValueError("std is zero")
+    return t.sub_(mean.view(-1, 1, 1)).div_(std.view(-1, 1, 1))
+
+
+def clamp_visual_official(x):
+    """rob_test.clamp_input: per sample and frame, un-normalise, clamp to [0,1], normalise."""
+    x = x.detach().clone()
+    for i in range(x.size(0)):
+        for j in range(x.size(2)):
+            frame = x[i, :, j, :, :]
+            for t, m, s in zip(frame, MEAN, STD):
+                t.mul_(s).add_(m)
+            x[i, :, j, :, :] = frame
+    x = torch.clamp(x, 0, 1)
+    for i in range(x.size(0)):
+        for j in range(x.size(2)):
+            x[i, :, j, :, :] = _normalize(x[i, :, j, :, :], MEAN, STD)
+    return x
+
+
+def clamp_visual_vectorized(x):
+    mean, std = (torch.tensor(t, device=x.device).view(1, 3, 1, 1, 1) for t in (MEAN, STD))
+    return ((x.detach() * std + mean).clamp(0, 1) - mean) / std
+
+
+def pgd_step(model, args, dev, inputs):
+    """rob_test.multimodal_attack('pgd_l2', eps 0.5): joint-l2 steps, joint-ball projection."""
+    visual, audio, labels = inputs
+    B, alpha, tiny = labels.shape[0], EPS / 3, 1e-13
+    criterion = nn.CrossEntropyLoss()
+    clamp = clamp_visual_official if args.clamp_impl == "official" else clamp_visual_vectorized
+    model.eval()
+
+    def l2_attack_one_step(data, step_size):
+        _, _, preds = model(data[0], data[1])
+        model.zero_grad()
+        criterion(preds, labels).backward()
+        grads = [d.grad.data.reshape(B, -1) for d in data]
+        norm = torch.zeros((B, 1), device=dev)
+        for g in grads:
+            norm = norm + (torch.norm(g, dim=1) ** 2).reshape(norm.shape)
+        norm = torch.sqrt(norm) + tiny
+        return [d.detach() + step_size * (g / norm.expand(g.shape)).view(d.shape).detach()
+                for d, g in zip(data, grads)]
+
+    def restrict_adv(adv, data):
+        perts = [a - d for a, d in zip(adv, data)]
+        sq = torch.zeros(B, device=dev)
+        for p in perts:
+            sq += torch.sum(p.view(B, -1) ** 2, dim=1)
+        factor = EPS / (torch.sqrt(sq) + tiny)
+        factor = torch.min(factor, torch.ones_like(factor))
+        out = [d + p * factor.view(B, *([1] * (p.dim() - 1))) for d, p in zip(data, perts)]
+        return [clamp(out[0]), out[1]]  # audio is not clamped
+
+    def step():
+        data = [visual, audio]
+        adv = [d.clone().detach() for d in data]
+        for _ in range(PGD_ITERS):
+            for x in adv:
+                x.requires_grad = True
+            adv = restrict_adv(l2_attack_one_step(adv, alpha), data)
+        _, _, preds = model(adv[0], adv[1])  # no torch.no_grad(), as in the official evaluation
+        return {"adv_accuracy": (torch.argmax(preds, 1).detach() == labels).float().mean()}
+    return step
+
+
+def lipschitz_step(model, dev, inputs):
+    """train.get_lip over one batch: per class, backward of sum_i fused[i, t] to both inputs."""
+    visual, audio, labels = inputs
+    B = labels.shape[0]
+    data = [visual.clone().requires_grad_(True), audio.clone().requires_grad_(True)]
+    model.eval()
+
+    def step():
+        lip = torch.zeros(2, K, device=dev)
+        _, _, out = model(data[0], data[1])
+        for t in range(K):
+            torch.sum(out[:, t]).backward(retain_graph=True)
+            for m in range(2):
+                norms = torch.norm(data[m].grad.detach().clone().view(B, -1), dim=1)
+                lip[m, t] = torch.maximum(torch.max(norms), lip[m, t])
+            # Both input grads zeroed between classes (the official code zeroes only audio.grad,
+            # inside the modality loop; same number of kernels, so the timing is unaffected).
+            for d in data:
+                d.grad.zero_()
+        return {"lip_max": lip.max(dim=1)[0]}
+    return step
+
+
+# ---- harness ----
+def run_one(workload, precision, args, dev):
+    batch = args.pgd_batch if workload == "pgd" else args.batch
+    inputs = make_inputs(args, batch, dev)
+    model = build_model(workload in ("crmt_step", "lipschitz"), args, dev)
+    if workload in TRAIN_WORKLOADS:
+        step = train_step(model, workload == "crmt_step", precision, dev, inputs)
+    elif workload == "pgd":
+        step = pgd_step(model, args, dev, inputs)
+    else:
+        step = lipschitz_step(model, dev, inputs)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(args.warmup):
+        step()
+    times = []
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    for _ in range(args.iters):
+        sync()
+        t0 = time.perf_counter()
+        extra = step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    res = {"workload": workload, "precision": precision, "batch": batch,
+           "samples_per_second": batch / med, "ms_per_iter": 1e3 * med,
+           "ms_per_iter_mean": 1e3 * statistics.mean(times), "ms_per_iter_min": 1e3 * min(times),
+           "iters": args.iters, "warmup": args.warmup}
+    # sanity values are read after timing: the official eval/get_lip loops do not sync per batch
+    res.update({k: v.tolist() if torch.is_tensor(v) else v for k, v in extra.items()})
+    if dev.type == "cuda":
+        res["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
+    del model, step, inputs
+    gc.collect()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return res
+
+
+def save(report, path):
+    if path:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+def _read(getter):  # TF32 flags are recorded as found; newer versions may warn or refuse the legacy getters
+    try:
+        return getter()
+    except Exception as e:  # noqa: BLE001 - a settings record must not stop the benchmark
+        return "unreadable: %s" % e
+
+
+def main():
+    p = argparse.ArgumentParser(description="PyTorch baseline of the official CRMT code's work (see the docstring)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--batch", type=int, default=None, help="training/lipschitz batch (64; 4 with --small)")
+    p.add_argument("--pgd-batch", type=int, default=None, help="pgd batch (64; 4 with --small)")
+    for name, default in (("--warmup", 3), ("--iters", 10), ("--seed", 0)):
+        p.add_argument(name, type=int, default=default)
+    p.add_argument("--precisions", default="fp32,bf16,fp16")
+    p.add_argument("--workloads", default="jt_step,crmt_step,pgd,lipschitz")
+    p.add_argument("--json", default=None)
+    for flag in ("--small", "--channels-last", "--data-parallel"):
+        p.add_argument(flag, action="store_true")
+    p.add_argument("--cudnn-benchmark", action="store_true", help="official: off")
+    p.add_argument("--no-cudnn-deterministic", action="store_true", help="official: deterministic on")
+    p.add_argument("--orth-impl", choices=("official", "closed_form"), default="official")
+    p.add_argument("--clamp-impl", choices=("official", "vectorized"), default="official")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (1 with --small)")
+    args = p.parse_args()
+
+    args.batch = args.batch or (4 if args.small else 64)
+    args.pgd_batch = args.pgd_batch or (4 if args.small else 64)
+    args.frame_hw, args.audio_hw = ((64, 64), (128, 64)) if args.small else ((224, 224), (1024, 128))
+    if args.threads or args.small:
+        torch.set_num_threads(args.threads or 1)
+    dev = torch.device(args.device)
+    # utils.setup_seed in the official code sets exactly these two flags
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    torch.backends.cudnn.deterministic = not args.no_cudnn_deterministic
+    workloads = [w for w in args.workloads.split(",") if w]
+    precisions = [q for q in args.precisions.split(",") if q]
+    bad = set(workloads) - set(TRAIN_WORKLOADS + ("pgd", "lipschitz")) | set(precisions) - set(DTYPES)
+    if bad:
+        p.error("unknown workload/precision: %s" % ", ".join(sorted(bad)))
+
+    settings = {k: getattr(args, k) for k in ("channels_last", "cudnn_benchmark", "orth_impl", "clamp_impl",
+                                              "data_parallel", "seed", "warmup", "iters", "small", "pgd_batch")}
+    settings.update({"cudnn_deterministic": torch.backends.cudnn.deterministic,
+                     "cudnn_allow_tf32": _read(lambda: torch.backends.cudnn.allow_tf32),
+                     "matmul_allow_tf32": _read(lambda: torch.backends.cuda.matmul.allow_tf32),
+                     "float32_matmul_precision": _read(torch.get_float32_matmul_precision),
+                     "visual_shape": [args.batch, 3, 3, *args.frame_hw], "audio_shape": [args.batch, 1, *args.audio_hw],
+                     "classes": K, "rho": RHO, "pgd_eps": EPS, "pgd_iters": PGD_ITERS, "timing": "median",
+                     "threads": torch.get_num_threads(), "cuda": torch.version.cuda,
+                     "cudnn": torch.backends.cudnn.version() if dev.type == "cuda" else None,
+                     "python": platform.python_version()})
+    report = {"torch_version": torch.__version__,
+              "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+              "batch": args.batch, "settings": settings, "results": [], "skipped": []}
+    print("torch %s on %s; batch %d, pgd batch %d; %s" % (torch.__version__, report["device_name"], args.batch,
+                                                        args.pgd_batch, json.dumps(settings)))
+    print("%-10s %-5s %5s %12s %10s  %s" % ("workload", "prec", "batch", "samples/s", "ms/iter", "sanity"))
+    for w in workloads:
+        for q in (precisions if w in TRAIN_WORKLOADS else ["fp32"]):
+            if q == "fp16" and dev.type != "cuda":
+                note = "fp16 autocast/GradScaler is CUDA-only here: skipped on " + dev.type
+                print("%-10s %-5s %s" % (w, q, note))
+                report["skipped"].append({"workload": w, "precision": q, "reason": note})
+                continue
+            r = run_one(w, q, args, dev)
+            sanity = {k: r[k] for k in ("final_loss", "adv_accuracy", "lip_max", "peak_mem_gib") if k in r}
+            print("%-10s %-5s %5d %12.1f %10.2f  %s" % (w, q, r["batch"], r["samples_per_second"], r["ms_per_iter"],
+                                                      json.dumps(sanity)), flush=True)
+            report["results"].append(r)
+            save(report, args.json)  # after each result, so a later failure (e.g. OOM) keeps the rest
+    save(report, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+// Times crmt's own training step, l2-PGD and Lipschitz estimate at the paper's Kinetics-Sounds
+// shapes on one device, the same work as bench/pytorch_gpu_bench.py does in PyTorch, for
+// scripts/gpu-check.sh to print side by side. Writes one JSON file.
+//
+//   crmt_step_timer --device cuda --batch 64 --iters 10 --json out.json
+//   crmt_step_timer --device cpu --small --iters 2      # a smoke run on a CPU
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "crmt/attacks/pgd.h"
+#include "crmt/certify/lipschitz.h"
+#include "crmt/core/config.h"
+#include "crmt/core/device.h"
+#include "crmt/core/precision.h"
+#include "crmt/models/model_factory.h"
+#include "crmt/train/method_registry.h"
+#include "crmt/train/trainer.h"
+
+namespace {
+
+using namespace crmt;
+using Clock = std::chrono::steady_clock;
+
+struct Shapes {
+  std::vector<int64_t> visual, audio;
+  int64_t classes = 31;
+};
+
+Batch random_batch(const Shapes& s, int64_t n, const c10::Device& device) {
+  Batch b;
+  b.modalities = {"visual", "audio"};
+  std::vector<int64_t> v{n}, a{n};
+  v.insert(v.end(), s.visual.begin(), s.visual.end());
+  a.insert(a.end(), s.audio.begin(), s.audio.end());
+  b.inputs = {torch::randn(v, device), torch::randn(a, device)};
+  b.labels = torch::randint(0, s.classes, {n}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  b.present = {true, true};
+  return b;
+}
+
+MultiModalNet model(const Shapes& s, const std::string& head, const c10::Device& device) {
+  torch::manual_seed(0);
+  auto config = Config::load("", {"model.encoder=resnet18", "model.embed_dim=512", "model.head=" + head});
+  ModalitySpecs specs{ModalitySpec{"visual", s.visual}, ModalitySpec{"audio", s.audio}};
+  auto net = build_model(config, specs, s.classes);
+  net->to(device);
+  return net;
+}
+
+// Median milliseconds of `iters` calls of `f` after `warmup` calls, the device drained around each.
+template <typename F>
+double median_ms(int warmup, int iters, const c10::Device& device, F&& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  synchronize(device);
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    const auto t0 = Clock::now();
+    f();
+    synchronize(device);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"crmt step timer: training steps, PGD and Lipschitz estimate at Kinetics-Sounds shapes"};
+  std::string device_name = "auto", json_path, precisions = "fp32,bf16,fp16", workloads = "jt_step,crmt_step,pgd,lipschitz";
+  int64_t batch_size = 64, pgd_batch = 64, lipschitz_batch = 8;
+  int warmup = 3, iters = 10, threads = 0;
+  bool small = false, cudnn_benchmark = false;
+  app.add_option("--device", device_name, "cpu | cuda | cuda:N | auto");
+  app.add_option("--batch", batch_size, "training batch");
+  app.add_option("--pgd-batch", pgd_batch, "PGD batch");
+  app.add_option("--lipschitz-batch", lipschitz_batch, "samples of the Lipschitz estimate");
+  app.add_option("--warmup", warmup);
+  app.add_option("--iters", iters);
+  app.add_option("--precisions", precisions, "comma-separated: fp32,bf16,fp16 (training steps only)");
+  app.add_option("--workloads", workloads, "comma-separated: jt_step,crmt_step,pgd,lipschitz");
+  app.add_option("--threads", threads, "CPU intra-op threads (0 = all cores)");
+  app.add_option("--json", json_path, "write the results here");
+  app.add_flag("--small", small, "tiny shapes for a smoke run (frames 3x3x64x64, spectrogram 1x128x64)");
+  app.add_flag("--cudnn-benchmark", cudnn_benchmark, "let cuDNN pick convolution algorithms by timing them");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const auto device = resolve_device(device_name, "--device");
+    at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
+    at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
+    Shapes shapes{{3, 3, 224, 224}, {1, 1024, 128}, 31};
+    if (small) shapes = Shapes{{3, 3, 64, 64}, {1, 128, 64}, 31};
+    auto wanted = [](const std::string& list, const std::string& item) {
+      return ("," + list + ",").find("," + item + ",") != std::string::npos;
+    };
+    nlohmann::json out{{"device", device.str()}, {"torch_version", TORCH_VERSION}, {"batch", batch_size},
+                       {"settings", {{"cudnn_benchmark", cudnn_benchmark}, {"small", small}}}, {"results", nlohmann::json::array()}};
+    auto record = [&](const std::string& workload, const std::string& precision, int64_t n, double ms, nlohmann::json extra) {
+      const double rate = 1000.0 * static_cast<double>(n) / ms;
+      std::cout << fmt::format("{:<10} {:<5} {:>5} {:>12.1f} {:>10.2f}  {}\n", workload, precision, n, rate, ms, extra.dump());
+      out["results"].push_back({{"workload", workload}, {"precision", precision}, {"batch", n}, {"ms_per_iter", ms},
+                                {"samples_per_second", rate}, {"iters", iters}, {"sanity", extra}});
+      if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+    };
+    std::cout << fmt::format("{:<10} {:<5} {:>5} {:>12} {:>10}  sanity\n", "workload", "prec", "batch", "samples/s", "ms/iter");
+
+    for (const auto& [workload, method, head] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{{"jt_step", "jt", "concat"}, {"crmt_step", "crmt_step1", "orthogonal"}}) {
+      if (!wanted(workloads, workload)) continue;
+      for (const auto& name : {"fp32", "bf16", "fp16"}) {
+        if (!wanted(precisions, name)) continue;
+        Precision precision;
+        try {
+          precision = parse_precision(name, device);
+        } catch (const Error& e) {
+          std::cout << fmt::format("{:<10} {:<5} skipped: {}\n", workload, name, e.what());
+          continue;
+        }
+        auto net = model(shapes, head, device);
+        auto m = build_method(Config::load("", {"train.method=" + method}));
+        auto params = net->parameters();
+        torch::optim::SGD opt(params, torch::optim::SGDOptions(1e-3).momentum(0.9).weight_decay(1e-4));
+        LossScaler scaler(precision == Precision::FP16);
+        auto batch = random_batch(shapes, batch_size, device);
+        net->train();
+        TrainingContext::LossFn loss = [&](const Batch& b) { return m->loss(net, b); };
+        TrainingContext::StepHook hook = [&](const Batch& b, const StepResult& s) { m->before_step(net, b, s); };
+        at::Tensor last_loss;
+        const double ms = median_ms(warmup, iters, device, [&] {
+          last_loss = train_step(loss, hook, batch, opt, params, device, precision, scaler).loss.detach();
+        });
+        record(workload, name, batch_size, ms, {{"final_loss", last_loss.item<double>()}});
+      }
+    }
+    if (wanted(workloads, "pgd")) {
+      auto net = model(shapes, "concat", device);
+      net->eval();
+      auto batch = random_batch(shapes, pgd_batch, device);
+      PgdL2 pgd(0.5, 4);
+      at::Tensor hits;
+      const double ms = median_ms(warmup, iters, device, [&] {
+        auto adv = pgd.perturb(net, batch, {0, 1});
+        torch::NoGradGuard no_grad;
+        hits = net->forward(adv).logits.argmax(1).eq(adv.labels).sum();
+      });
+      record("pgd", "fp32", pgd_batch, ms, {{"adv_accuracy", hits.item<double>() / pgd_batch}});
+    }
+    if (wanted(workloads, "lipschitz")) {
+      auto net = model(shapes, "orthogonal", device);
+      auto host = random_batch(shapes, lipschitz_batch, c10::Device(c10::kCPU));
+      ModalitySpecs specs{ModalitySpec{"visual", shapes.visual}, ModalitySpec{"audio", shapes.audio}};
+      std::vector<std::string> classes;
+      for (int64_t k = 0; k < shapes.classes; ++k) classes.push_back("c" + std::to_string(k));
+      auto data = MultiModalDataset::in_memory(specs, host.inputs, host.labels, classes, "random").on(device);
+      LipschitzEstimate est;
+      const double ms = median_ms(std::min(warmup, 1), std::max(1, iters / 3), device,
+                                  [&] { est = empirical_lipschitz(net, data, lipschitz_batch, lipschitz_batch); });
+      record("lipschitz", "fp32", lipschitz_batch, ms, {{"tau_max", est.tau.max().item<double>()}});
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "crmt_step_timer: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
