@@ -1,3 +1,4 @@
+#include <variant>
 #include <gtest/gtest.h>
 
 #include "crmt/certify/layer_bounds.h"
@@ -250,7 +251,10 @@ ReferenceBound reference_bound(torch::nn::Sequential& body, const ModalitySpec& 
           weight = weight * bn_scale(*bn).view({-1, 1, 1, 1});
           ++i;
         }
-      auto pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+      // Conv padding is a c10::variant in LibTorch 1.x and a std::variant in 2.x: with std::get in
+      // scope, argument-dependent lookup finds c10::get for the former.
+      using std::get;
+      auto pad = get<torch::ExpandingArray<2>>(o.padding());
       std::vector<int64_t> chw(in.begin() + 1, in.end());
       std::vector<int64_t> stride(o.stride()->begin(), o.stride()->end());
       std::vector<int64_t> padding(pad->begin(), pad->end());

@@ -113,7 +113,7 @@ TEST_P(OnDevice, TsneOfDeviceEmbeddingsMatchesTheCpu) {
   auto cpu = tsne(x, o);
   auto here = tsne(x.to(device()), o);
   ASSERT_TRUE(here.embedding.is_cpu());
-  EXPECT_TRUE(torch::allclose(here.embedding, cpu.embedding, 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(here.embedding, cpu.embedding, 1e-3, 1e-3));
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, OnDevice, ::testing::ValuesIn(devices()),

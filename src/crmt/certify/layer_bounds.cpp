@@ -1,5 +1,6 @@
 #include "crmt/certify/layer_bounds.h"
 
+#include <variant>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -56,7 +57,10 @@ LayerLipschitz conv2d_bound(const LayerSite& site) {
     }
   }
   const auto& in = site.in_shape();
-  auto pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+  // Conv padding is a c10::variant in LibTorch 1.x and a std::variant in 2.x: with std::get in
+  // scope, argument-dependent lookup finds c10::get for the former.
+  using std::get;
+  auto pad = get<torch::ExpandingArray<2>>(o.padding());
   std::vector<int64_t> chw(in.begin() + 1, in.end());
   std::vector<int64_t> stride(o.stride()->begin(), o.stride()->end());
   std::vector<int64_t> padding(pad->begin(), pad->end());

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The GPU check, on a machine with one NVIDIA GPU, CUDA, CMake, ninja and a PyTorch 2.x wheel but
+# none of crmt's other dependencies: those travel in .gpu/ (run scripts/gpu-prepare.sh on a Debian
+# machine first and carry that folder along).
+#
+#   bash scripts/gpu-check.sh [PHASE ...]     # default: all phases, in this order
+#
+# Phases: build      crmt against the wheel's LibTorch (CUDA build), only CMAKE_PREFIX_PATH differs
+#         devtests   the tests that take a device (CPU and CUDA)
+#         timings    crmt_step_timer next to bench/pytorch_gpu_bench.py, same card, same run
+#         accuracy   the embedded set: JT trained on CUDA in fp32 / bf16 / fp16, evaluated on CUDA and CPU
+#         tests      the whole suite (CUDA present, so device tests run on both)
+# Results go to gpu-check-out/ (RESULTS=...): summary.md, logs and JSON; where $OUT is set (the
+# device tool), summary.md and a tarball of everything are copied there. Each phase keeps going
+# after a failure of an earlier one where it can, so that one run says as much as possible.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+RESULTS=${RESULTS:-gpu-check-out}
+mkdir -p "$RESULTS"
+BUILD=${BUILD:-build-gpu}
+PHASES=("$@")
+[ ${#PHASES[@]} -eq 0 ] && PHASES=(build devtests timings accuracy tests)
+START=$(date +%s)
+SUMMARY="$RESULTS/summary.md"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+elapsed() { echo $(( $(date +%s) - START )); }
+want() { local p; for p in "${PHASES[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
+
+say "# crmt GPU check, $(date -u +%Y-%m-%dT%H:%MZ)"
+say '```'
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$SUMMARY"
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), "cxx11 abi", torch.compiled_with_cxx11_abi())' 2>&1 | tee -a "$SUMMARY"
+say "cpu cores: $(nproc)"
+say '```'
+
+# shellcheck source=scripts/gpu-env.sh
+source scripts/gpu-env.sh > "$RESULTS/env.log" || { say "gpu-env failed: see env.log"; exit 1; }
+
+if want build; then
+  TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
+    -DTORCH_CUDA_ARCH_LIST=9.0 "${CRMT_GPU_CMAKE_ARGV[@]}" > "$RESULTS/build.log" 2>&1
+  # -k 0: every compile error in one run, not just the first.
+  cmake --build "$BUILD" -j "$(nproc)" --target crmt_cli crmt_tests crmt_step_timer -- -k 0 >> "$RESULTS/build.log" 2>&1
+  rc=$?
+  say "build: exit $rc after $(elapsed) s ($(grep -m1 'crmt: LibTorch' "$RESULTS/build.log" | sed 's/^-- //'))"
+  if [ $rc -ne 0 ]; then
+    say '```'; grep -E "error|FAILED" "$RESULTS/build.log" | head -40 | tee -a "$SUMMARY"; say '```'
+  fi
+fi
+CRMT="$BUILD/crmt"
+
+if want devtests; then
+  "$BUILD/tests/crmt_tests" --gtest_filter='Devices/*:Device.*:Precision.*:LossScaler.*' > "$RESULTS/devtests.log" 2>&1
+  say "device tests: exit $? after $(elapsed) s: $(grep -E '^\[  (PASSED|FAILED) ' "$RESULTS/devtests.log" | tr '\n' ' ')"
+  grep -E '^\[  FAILED  \]' "$RESULTS/devtests.log" | head -20 | tee -a "$SUMMARY"
+fi
+
+if want timings; then
+  # Same card, same run, one after the other. PyTorch first the official way (cuDNN deterministic,
+  # no benchmark, the official head and clamp code), then its fastest eager settings.
+  export PYTHONUNBUFFERED=1
+  "$BUILD/crmt_step_timer" --device cuda --batch 64 --lipschitz-batch 64 --json "$RESULTS/crmt_steps.json" > "$RESULTS/timings.log" 2>&1
+  "$BUILD/crmt_step_timer" --device cuda --batch 64 --lipschitz-batch 64 --cudnn-benchmark --workloads jt_step,crmt_step,pgd \
+    --json "$RESULTS/crmt_steps_benchmark.json" >> "$RESULTS/timings.log" 2>&1
+  python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --pgd-batch 64 --workloads jt_step,crmt_step,pgd \
+    --json "$RESULTS/pytorch_official.json" >> "$RESULTS/timings.log" 2>&1
+  # 31 backward passes per estimate: fewer repetitions, same batch as crmt's.
+  python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --workloads lipschitz --warmup 1 --iters 3 \
+    --json "$RESULTS/pytorch_lipschitz.json" >> "$RESULTS/timings.log" 2>&1
+  python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --pgd-batch 64 --cudnn-benchmark --no-cudnn-deterministic \
+    --orth-impl closed_form --clamp-impl vectorized --workloads jt_step,crmt_step,pgd \
+    --json "$RESULTS/pytorch_fast.json" >> "$RESULTS/timings.log" 2>&1
+  say "timings: done after $(elapsed) s"
+  python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
+import json, os, sys
+out = sys.argv[1]
+def load(name):
+    p = os.path.join(out, name)
+    if not os.path.exists(p): return {}
+    return {(r["workload"], r["precision"]): r["samples_per_second"] for r in json.load(open(p)).get("results", [])}
+crmt, crmt_b, pt, pt_f = (load(n) for n in ("crmt_steps.json", "crmt_steps_benchmark.json", "pytorch_official.json", "pytorch_fast.json"))
+pt.update(load("pytorch_lipschitz.json"))
+print("\n| workload | precision | crmt | crmt + cudnn benchmark | PyTorch, official way | PyTorch, fastest eager | crmt / official | crmt / fastest |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+f = lambda v: f"{v:.1f}" if v else "-"
+for key in sorted(set(crmt) | set(pt), key=lambda k: (["jt_step", "crmt_step", "pgd", "lipschitz"].index(k[0]), ["fp32", "bf16", "fp16"].index(k[1]))):
+    c, cb, p, pf = crmt.get(key), crmt_b.get(key), pt.get(key), pt_f.get(key)
+    best = max(v for v in (c, cb) if v) if (c or cb) else None
+    r1 = f"{best / p:.2f}x" if best and p else "-"
+    r2 = f"{best / pf:.2f}x" if best and pf else "-"
+    print(f"| {key[0]} | {key[1]} | {f(c)} | {f(cb)} | {f(p)} | {f(pf)} | {r1} | {r2} |")
+for name, table in (("crmt", crmt), ("crmt+benchmark", crmt_b), ("pytorch", pt), ("pytorch fastest", pt_f)):
+    if table.get(("jt_step", "fp32")):
+        print(f"{name}: mixed precision vs fp32 (jt_step): " + ", ".join(
+            f"{p} {table[('jt_step', p)] / table[('jt_step', 'fp32')]:.2f}x" for p in ("bf16", "fp16") if table.get(("jt_step", p))))
+print("samples/s, ResNet-18 encoders at Kinetics-Sounds shapes (3x3x224x224 frames, 1x1024x128 spectrogram, 31 classes), batch 64")
+EOF
+fi
+
+if want accuracy; then
+  # The embedded set in the setting of docs/results.md (20000 training samples, 4 epochs), trained
+  # on the GPU in each precision; each checkpoint then evaluated on the GPU and on the CPU.
+  "$CRMT" data prepare > "$RESULTS/accuracy.log" 2>&1
+  say ""
+  say "| embedded set, JT | test accuracy on CUDA | on CPU (same checkpoint) | PGD 0.5 on CUDA | PGD 0.5 on CPU | train samples/s |"
+  say "|---|---:|---:|---:|---:|---:|"
+  for precision in fp32 bf16 fp16; do
+    dir="runs/gpu-check/jt-$precision"
+    "$CRMT" train --device cuda train.method=jt train.precision=$precision data.train_size=20000 data.test_size=2000 \
+      train.epochs=4 output.progress=false output.dir=$dir >> "$RESULTS/accuracy.log" 2>&1 || { say "| $precision | training failed (accuracy.log) |"; continue; }
+    acc() { "$CRMT" eval --checkpoint $dir/best.pt --device "$1" --attack "$2" --eps 0.5 --json 2>>"$RESULTS/accuracy.log" \
+      | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (100 * d["runs"][0]["results"][0]["accuracy"]))' 2>>"$RESULTS/accuracy.log"; }
+    rate=$(python3 -c "import json; print(round(json.load(open('$dir/summary.json'))['samples_per_second']))" 2>/dev/null)
+    say "| $precision | $(acc cuda none) | $(acc cpu none) | $(acc cuda pgd) | $(acc cpu pgd) | $rate |"
+  done
+  say "accuracy: done after $(elapsed) s"
+fi
+
+if want tests; then
+  ctest --test-dir "$BUILD" -j 8 --timeout 300 --output-on-failure > "$RESULTS/ctest.log" 2>&1
+  say "test suite: exit $? after $(elapsed) s: $(grep -E 'tests passed|tests failed' "$RESULTS/ctest.log")"
+  grep -A40 -E '^The following tests FAILED' "$RESULTS/ctest.log" | head -40 | tee -a "$SUMMARY"
+fi
+say "total: $(elapsed) s"
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+  cp "$SUMMARY" "$OUT/summary.md"
+  tar -czf "$OUT/gpu-check.tar.gz" -C "$RESULTS" .
+fi
