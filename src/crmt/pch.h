@@ -2,7 +2,10 @@
 // without it on a 2-core machine.
 #pragma once
 #include <torch/torch.h>
+#include <torch/fft.h>
+#include <torch/linalg.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <cmath>
 #include <map>

@@ -1,5 +1,6 @@
-#include <variant>
 #include <gtest/gtest.h>
+#include <torch/linalg.h>
+#include <variant>
 
 #include "crmt/certify/layer_bounds.h"
 #include "crmt/certify/lipschitz.h"

@@ -1,10 +1,10 @@
 #include "crmt/attacks/embedding_attack.h"
-#include "crmt/core/precision.h"
 
 #include "crmt/attacks/attack_registry.h"
 #include "crmt/attacks/gradient_engine.h"
 #include "crmt/attacks/perturbation.h"
 #include "crmt/core/error.h"
+#include "crmt/core/precision.h"
 #include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {

@@ -1,8 +1,8 @@
 #include "crmt/attacks/gradient_engine.h"
-#include "crmt/core/precision.h"
 
 #include "crmt/attacks/perturbation.h"
 #include "crmt/core/error.h"
+#include "crmt/core/precision.h"
 
 namespace crmt {
 

@@ -1,5 +1,4 @@
 #include "crmt/certify/audit.h"
-#include "crmt/core/precision.h"
 
 #include <torch/torch.h>
 
@@ -12,6 +11,7 @@
 #include "crmt/attacks/gradient_engine.h"
 #include "crmt/attacks/perturbation.h"
 #include "crmt/core/error.h"
+#include "crmt/core/precision.h"
 #include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {

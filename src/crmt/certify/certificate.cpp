@@ -1,5 +1,4 @@
 #include "crmt/certify/certificate.h"
-#include "crmt/core/precision.h"
 
 #include <torch/torch.h>
 
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
+#include "crmt/core/precision.h"
 #include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {

@@ -1,11 +1,11 @@
 #include "crmt/certify/layer_bounds.h"
 
-#include <variant>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
+#include <variant>
 
 #include "crmt/certify/lipschitz.h"
 #include "crmt/core/error.h"
@@ -41,9 +41,10 @@ LayerLipschitz linear_bound(const LayerSite& site) {
 LayerLipschitz conv2d_bound(const LayerSite& site) {
   auto& conv = module_as<nn::Conv2dImpl>(site.layer());
   const auto& o = conv.options;
-  if (!c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
+  using std::holds_alternative;  // and c10's, by argument-dependent lookup (LibTorch 1.x)
+  if (!holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
     fail("guaranteed Lipschitz bound: only zero-padded Conv2d layers are supported");
-  if (!c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()))
+  if (!holds_alternative<torch::ExpandingArray<2>>(o.padding()))
     fail("guaranteed Lipschitz bound: Conv2d padding 'same'/'valid' is not supported");
   LayerLipschitz out;
   auto weight = conv.weight.detach().to(torch::kDouble);

@@ -1,6 +1,6 @@
 #include "crmt/certify/lipschitz.h"
-#include "crmt/core/precision.h"
 
+#include <torch/linalg.h>
 #include <torch/torch.h>
 
 #include <limits>
@@ -9,6 +9,7 @@
 
 #include "crmt/certify/layer_bounds.h"
 #include "crmt/core/error.h"
+#include "crmt/core/precision.h"
 #include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {

@@ -1,5 +1,7 @@
 #include "crmt/models/orthogonal_head.h"
 
+#include <torch/linalg.h>
+
 #include "crmt/core/error.h"
 
 namespace crmt {
