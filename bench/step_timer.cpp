@@ -43,12 +43,15 @@ Batch random_batch(const Shapes& s, int64_t n, const c10::Device& device) {
   return b;
 }
 
-MultiModalNet model(const Shapes& s, const std::string& head, const c10::Device& device) {
+// The model as crmt train builds it on `device` (model.channels_last and cudnn_benchmark as given).
+MultiModalNet model(const Shapes& s, const std::string& head, const c10::Device& device, bool nhwc, bool autotune) {
   torch::manual_seed(0);
-  auto config = Config::load("", {"model.encoder=resnet18", "model.embed_dim=512", "model.head=" + head});
+  auto config = Config::load("", {"model.encoder=resnet18", "model.embed_dim=512", "model.head=" + head,
+                                  fmt::format("model.channels_last={}", nhwc), fmt::format("cudnn_benchmark={}", autotune)});
   ModalitySpecs specs{ModalitySpec{"visual", s.visual}, ModalitySpec{"audio", s.audio}};
   auto net = build_model(config, specs, s.classes);
   net->to(device);
+  prepare_for_device(net, config, device);
   return net;
 }
 
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
   std::string device_name = "auto", json_path, precisions = "fp32,bf16,fp16", workloads = "jt_step,crmt_step,pgd,lipschitz";
   int64_t batch_size = 64, pgd_batch = 64, lipschitz_batch = 8;
   int warmup = 3, iters = 10, threads = 0;
-  bool small = false, cudnn_benchmark = false;
+  bool small = false, nchw = false, no_autotune = false;
   app.add_option("--device", device_name, "cpu | cuda | cuda:N | auto");
   app.add_option("--batch", batch_size, "training batch");
   app.add_option("--pgd-batch", pgd_batch, "PGD batch");
@@ -87,19 +90,19 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU intra-op threads (0 = all cores)");
   app.add_option("--json", json_path, "write the results here");
   app.add_flag("--small", small, "tiny shapes for a smoke run (frames 3x3x64x64, spectrogram 1x128x64)");
-  app.add_flag("--cudnn-benchmark", cudnn_benchmark, "let cuDNN pick convolution algorithms by timing them");
+  app.add_flag("--nchw", nchw, "model.channels_last=false: convolutions in PyTorch's default NCHW memory");
+  app.add_flag("--no-cudnn-benchmark", no_autotune, "cudnn_benchmark=false: cuDNN's heuristics instead of timing");
   CLI11_PARSE(app, argc, argv);
   try {
     const auto device = resolve_device(device_name, "--device");
     at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
-    at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
     Shapes shapes{{3, 3, 224, 224}, {1, 1024, 128}, 31};
     if (small) shapes = Shapes{{3, 3, 64, 64}, {1, 128, 64}, 31};
     auto wanted = [](const std::string& list, const std::string& item) {
       return ("," + list + ",").find("," + item + ",") != std::string::npos;
     };
     nlohmann::json out{{"device", device.str()}, {"torch_version", TORCH_VERSION}, {"batch", batch_size},
-                       {"settings", {{"cudnn_benchmark", cudnn_benchmark}, {"small", small}}}, {"results", nlohmann::json::array()}};
+                       {"settings", {{"channels_last", !nchw}, {"cudnn_benchmark", !no_autotune}, {"small", small}}}, {"results", nlohmann::json::array()}};
     auto record = [&](const std::string& workload, const std::string& precision, int64_t n, double ms, nlohmann::json extra) {
       const double rate = 1000.0 * static_cast<double>(n) / ms;
       std::cout << fmt::format("{:<10} {:<5} {:>5} {:>12.1f} {:>10.2f}  {}\n", workload, precision, n, rate, ms, extra.dump());
@@ -121,7 +124,7 @@ int main(int argc, char** argv) {
           std::cout << fmt::format("{:<10} {:<5} skipped: {}\n", workload, name, e.what());
           continue;
         }
-        auto net = model(shapes, head, device);
+        auto net = model(shapes, head, device, !nchw, !no_autotune);
         auto m = build_method(Config::load("", {"train.method=" + method}));
         auto params = net->parameters();
         torch::optim::SGD opt(params, torch::optim::SGDOptions(1e-3).momentum(0.9).weight_decay(1e-4));
@@ -138,7 +141,7 @@ int main(int argc, char** argv) {
       }
     }
     if (wanted(workloads, "pgd")) {
-      auto net = model(shapes, "concat", device);
+      auto net = model(shapes, "concat", device, !nchw, !no_autotune);
       net->eval();
       auto batch = random_batch(shapes, pgd_batch, device);
       PgdL2 pgd(0.5, 4);
@@ -151,7 +154,7 @@ int main(int argc, char** argv) {
       record("pgd", "fp32", pgd_batch, ms, {{"adv_accuracy", hits.item<double>() / pgd_batch}});
     }
     if (wanted(workloads, "lipschitz")) {
-      auto net = model(shapes, "orthogonal", device);
+      auto net = model(shapes, "orthogonal", device, !nchw, !no_autotune);
       auto host = random_batch(shapes, lipschitz_batch, c10::Device(c10::kCPU));
       ModalitySpecs specs{ModalitySpec{"visual", shapes.visual}, ModalitySpec{"audio", shapes.audio}};
       std::vector<std::string> classes;

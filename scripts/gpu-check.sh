@@ -5,11 +5,17 @@
 #
 #   bash scripts/gpu-check.sh [PHASE ...]     # default: all phases, in this order
 #
-# Phases: build      crmt against the wheel's LibTorch (CUDA build), only CMAKE_PREFIX_PATH differs
-#         devtests   the tests that take a device (CPU and CUDA)
-#         timings    crmt_step_timer next to bench/pytorch_gpu_bench.py, same card, same run
-#         accuracy   the embedded set: JT trained on CUDA in fp32 / bf16 / fp16, evaluated on CUDA and CPU
+# Phases: build      crmt, crmt_step_timer and the device tests against the wheel's LibTorch (CUDA
+#                    build); only CMAKE_PREFIX_PATH differs from a CPU build
+#         devtests   the tests that take a device, on the CPU and on CUDA (their own small binary)
+#         timings    crmt_step_timer next to bench/pytorch_gpu_bench.py (the official code's way),
+#                    same card, same run (ITERS, WARMUP: repetitions)
+#         variants   both again with cuDNN autotuning, PyTorch also with its fastest eager code
+#         accuracy   the embedded set: JT trained on CUDA in each of PRECISIONS, evaluated on CUDA
+#                    and on the CPU from the same checkpoint
+#         buildtests the whole suite's binary
 #         tests      the whole suite (CUDA present, so device tests run on both)
+# TIME_BUDGET=N seconds stops the later phases in time for the summary to come back.
 # Results go to gpu-check-out/ (RESULTS=...): summary.md, logs and JSON; where $OUT is set (the
 # device tool), summary.md and a tarball of everything are copied there. Each phase keeps going
 # after a failure of an earlier one where it can, so that one run says as much as possible.
@@ -19,7 +25,10 @@ RESULTS=${RESULTS:-gpu-check-out}
 mkdir -p "$RESULTS"
 BUILD=${BUILD:-build-gpu}
 PHASES=("$@")
-[ ${#PHASES[@]} -eq 0 ] && PHASES=(build devtests timings accuracy tests)
+[ ${#PHASES[@]} -eq 0 ] && PHASES=(build devtests timings variants accuracy buildtests tests)
+ITERS=${ITERS:-10}
+WARMUP=${WARMUP:-3}
+PRECISIONS=${PRECISIONS:-fp32 bf16 fp16}
 START=$(date +%s)
 SUMMARY="$RESULTS/summary.md"
 say() { echo "$*" | tee -a "$SUMMARY"; }
@@ -50,7 +59,7 @@ if want build; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
     -DTORCH_CUDA_ARCH_LIST=9.0 "${CRMT_GPU_CMAKE_ARGV[@]}" > "$RESULTS/build.log" 2>&1
   # -k 0: every compile error in one run, not just the first.
-  cmake --build "$BUILD" -j "$(nproc)" --target crmt_cli crmt_tests crmt_step_timer -- -k 0 >> "$RESULTS/build.log" 2>&1
+  within_budget cmake --build "$BUILD" -j "$(nproc)" --target crmt_cli crmt_step_timer crmt_device_tests -- -k 0 >> "$RESULTS/build.log" 2>&1
   rc=$?
   say "build: exit $rc after $(elapsed) s ($(grep -m1 'crmt: LibTorch' "$RESULTS/build.log" | sed 's/^-- //'))"
   if [ $rc -ne 0 ]; then
@@ -60,26 +69,32 @@ fi
 CRMT="$BUILD/crmt"
 
 if want devtests; then
-  "$BUILD/tests/crmt_tests" --gtest_filter='Devices/*:Device.*:Precision.*:LossScaler.*' > "$RESULTS/devtests.log" 2>&1
+  within_budget "$BUILD/tests/crmt_device_tests" > "$RESULTS/devtests.log" 2>&1
   say "device tests: exit $? after $(elapsed) s: $(grep -E '^\[  (PASSED|FAILED) ' "$RESULTS/devtests.log" | tr '\n' ' ')"
   grep -E '^\[  FAILED  \]' "$RESULTS/devtests.log" | head -20 | tee -a "$SUMMARY"
 fi
 
 if want timings; then
-  # Same card, same run, one after the other. PyTorch first the official way (cuDNN deterministic,
-  # no benchmark, the official head and clamp code), then its fastest eager settings.
+  # Same card, same run, one after the other; PyTorch the official way (cuDNN deterministic, no
+  # autotuning, the official head and clamp code).
   export PYTHONUNBUFFERED=1
-  "$BUILD/crmt_step_timer" --device cuda --batch 64 --lipschitz-batch 64 --json "$RESULTS/crmt_steps.json" > "$RESULTS/timings.log" 2>&1
-  "$BUILD/crmt_step_timer" --device cuda --batch 64 --lipschitz-batch 64 --cudnn-benchmark --workloads jt_step,crmt_step,pgd \
-    --json "$RESULTS/crmt_steps_benchmark.json" >> "$RESULTS/timings.log" 2>&1
-  python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --pgd-batch 64 --workloads jt_step,crmt_step,pgd \
+  T="--iters $ITERS --warmup $WARMUP"
+  within_budget "$BUILD/crmt_step_timer" --device cuda --batch 64 --lipschitz-batch 64 $T --json "$RESULTS/crmt_steps.json" > "$RESULTS/timings.log" 2>&1
+  within_budget python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --pgd-batch 64 $T --workloads jt_step,crmt_step,pgd \
     --json "$RESULTS/pytorch_official.json" >> "$RESULTS/timings.log" 2>&1
-  # 31 backward passes per estimate: fewer repetitions, same batch as crmt's.
-  python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --workloads lipschitz --warmup 1 --iters 3 \
+  # 31 backward passes per estimate: fewer repetitions, the same 64 samples as crmt's.
+  within_budget python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --workloads lipschitz --warmup 1 --iters 2 \
     --json "$RESULTS/pytorch_lipschitz.json" >> "$RESULTS/timings.log" 2>&1
-  python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --pgd-batch 64 --cudnn-benchmark --no-cudnn-deterministic \
+fi
+if want variants; then
+  T="--iters $ITERS --warmup $WARMUP"
+  within_budget "$BUILD/crmt_step_timer" --device cuda --batch 64 $T --nchw --no-cudnn-benchmark --workloads jt_step,crmt_step,pgd \
+    --json "$RESULTS/crmt_steps_nchw.json" >> "$RESULTS/timings.log" 2>&1
+  within_budget python3 bench/pytorch_gpu_bench.py --device cuda --batch 64 --pgd-batch 64 $T --cudnn-benchmark --no-cudnn-deterministic \
     --orth-impl closed_form --clamp-impl vectorized --workloads jt_step,crmt_step,pgd \
     --json "$RESULTS/pytorch_fast.json" >> "$RESULTS/timings.log" 2>&1
+fi
+if want timings || want variants; then
   say "timings: done after $(elapsed) s"
   python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
 import json, os, sys
@@ -88,18 +103,17 @@ def load(name):
     p = os.path.join(out, name)
     if not os.path.exists(p): return {}
     return {(r["workload"], r["precision"]): r["samples_per_second"] for r in json.load(open(p)).get("results", [])}
-crmt, crmt_b, pt, pt_f = (load(n) for n in ("crmt_steps.json", "crmt_steps_benchmark.json", "pytorch_official.json", "pytorch_fast.json"))
+crmt, crmt_b, pt, pt_f = (load(n) for n in ("crmt_steps.json", "crmt_steps_nchw.json", "pytorch_official.json", "pytorch_fast.json"))
 pt.update(load("pytorch_lipschitz.json"))
-print("\n| workload | precision | crmt | crmt + cudnn benchmark | PyTorch, official way | PyTorch, fastest eager | crmt / official | crmt / fastest |")
+print("\n| workload | precision | crmt (defaults: NHWC, cuDNN autotuning) | crmt, NCHW, no autotuning | PyTorch, official way | PyTorch, fastest eager | crmt / official | crmt / fastest |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 f = lambda v: f"{v:.1f}" if v else "-"
 for key in sorted(set(crmt) | set(pt), key=lambda k: (["jt_step", "crmt_step", "pgd", "lipschitz"].index(k[0]), ["fp32", "bf16", "fp16"].index(k[1]))):
     c, cb, p, pf = crmt.get(key), crmt_b.get(key), pt.get(key), pt_f.get(key)
-    best = max(v for v in (c, cb) if v) if (c or cb) else None
-    r1 = f"{best / p:.2f}x" if best and p else "-"
-    r2 = f"{best / pf:.2f}x" if best and pf else "-"
+    r1 = f"{c / p:.2f}x" if c and p else "-"
+    r2 = f"{c / pf:.2f}x" if c and pf else "-"
     print(f"| {key[0]} | {key[1]} | {f(c)} | {f(cb)} | {f(p)} | {f(pf)} | {r1} | {r2} |")
-for name, table in (("crmt", crmt), ("crmt+benchmark", crmt_b), ("pytorch", pt), ("pytorch fastest", pt_f)):
+for name, table in (("crmt", crmt), ("crmt nchw", crmt_b), ("pytorch", pt), ("pytorch fastest", pt_f)):
     if table.get(("jt_step", "fp32")):
         print(f"{name}: mixed precision vs fp32 (jt_step): " + ", ".join(
             f"{p} {table[('jt_step', p)] / table[('jt_step', 'fp32')]:.2f}x" for p in ("bf16", "fp16") if table.get(("jt_step", p))))
@@ -110,11 +124,11 @@ fi
 if want accuracy; then
   # The embedded set in the setting of docs/results.md (20000 training samples, 4 epochs), trained
   # on the GPU in each precision; each checkpoint then evaluated on the GPU and on the CPU.
-  "$CRMT" data prepare > "$RESULTS/accuracy.log" 2>&1
+  within_budget "$CRMT" data prepare > "$RESULTS/accuracy.log" 2>&1
   say ""
   say "| embedded set, JT | test accuracy on CUDA | on CPU (same checkpoint) | PGD 0.5 on CUDA | PGD 0.5 on CPU | train samples/s |"
   say "|---|---:|---:|---:|---:|---:|"
-  for precision in fp32 bf16 fp16; do
+  for precision in $PRECISIONS; do
     dir="runs/gpu-check/jt-$precision"
     within_budget "$CRMT" train --device cuda train.method=jt train.precision=$precision data.train_size=20000 data.test_size=2000 \
       train.epochs=4 output.progress=false output.dir=$dir >> "$RESULTS/accuracy.log" 2>&1 || { say "| $precision | training failed (accuracy.log) |"; continue; }
@@ -124,6 +138,13 @@ if want accuracy; then
     say "| $precision | $(acc cuda none) | $(acc cpu none) | $(acc cuda pgd) | $(acc cpu pgd) | $rate |"
   done
   say "accuracy: done after $(elapsed) s"
+fi
+
+if want buildtests; then
+  within_budget cmake --build "$BUILD" -j "$(nproc)" --target crmt_tests -- -k 0 > "$RESULTS/build-tests.log" 2>&1
+  rc=$?
+  say "test build: exit $rc after $(elapsed) s"
+  [ $rc -ne 0 ] && { say '```'; grep -E "error|FAILED" "$RESULTS/build-tests.log" | head -30 | tee -a "$SUMMARY"; say '```'; }
 fi
 
 if want tests; then

@@ -3,7 +3,6 @@
 #pragma once
 #include <torch/torch.h>
 #include <torch/fft.h>
-#include <torch/linalg.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <algorithm>

@@ -95,6 +95,24 @@ TEST(ResNet18, ClipEmbeddingIsTheMeanOfFrameEmbeddings) {
   EXPECT_TRUE(torch::allclose(flow.forward(clip), expected, 1e-4, 1e-5));
 }
 
+TEST(ResNet18, ChannelsLastComputesTheSameEmbeddingsAndGradients) {
+  torch::manual_seed(0);
+  auto plain = std::make_shared<ResNet18Impl>(3, 2), nhwc = std::make_shared<ResNet18Impl>(3, 2);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : nhwc->named_parameters()) p.value().copy_(plain->named_parameters()[p.key()]);
+  }
+  nhwc->use_channels_last();
+  EXPECT_TRUE(nhwc->conv1->weight.is_contiguous(at::MemoryFormat::ChannelsLast));
+  plain->eval(), nhwc->eval();
+  auto x = torch::randn({2, 2, 3, 32, 32});
+  auto a = plain->forward(x), b = nhwc->forward(x);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5));
+  a.sum().backward();
+  b.sum().backward();
+  EXPECT_TRUE(torch::allclose(plain->conv1->weight.grad(), nhwc->conv1->weight.grad(), 1e-3, 1e-4));
+}
+
 TEST(ResNet18, RejectsWrongChannelsAndRanks) {
   ResNet18Impl audio(1, 1);
   audio.eval();

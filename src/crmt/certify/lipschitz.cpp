@@ -1,6 +1,5 @@
 #include "crmt/certify/lipschitz.h"
 
-#include <torch/linalg.h>
 #include <torch/torch.h>
 
 #include <limits>
@@ -296,7 +295,7 @@ double spectral_norm(const at::Tensor& matrix) {
   auto a = matrix.detach().to(torch::kDouble);
   if (a.dim() != 2) fail("spectral_norm needs a matrix, got {} dimensions", a.dim());
   if (a.numel() == 0) return 0.0;
-  return torch::linalg::svdvals(a, c10::nullopt).max().item<double>();
+  return at::linalg_svdvals(a).max().item<double>();
 }
 
 double conv2d_operator_norm(const at::Tensor& weight, const std::vector<int64_t>& input_chw,
@@ -362,7 +361,7 @@ double conv2d_norm_upper_bound(const at::Tensor& weight, const std::vector<int64
       k.select(2, i * dilation[0]).select(2, j * dilation[1]).copy_(w.select(2, i).select(2, j));
   auto spectrum = torch::fft::fft2(k);                              // [Cout, Cin, N1, N2] complex
   auto per_frequency = spectrum.permute({2, 3, 0, 1}).contiguous();  // [N1, N2, Cout, Cin]
-  return torch::linalg::svdvals(per_frequency, c10::nullopt).max().item<double>();
+  return at::linalg_svdvals(per_frequency).max().item<double>();
 }
 
 }  // namespace crmt

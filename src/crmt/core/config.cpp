@@ -19,6 +19,7 @@ constexpr const char* kDefaults = R"(
 seed: 0
 threads: 0            # 0 = all cores
 device: auto          # cpu | cuda | cuda:N | auto (cuda when LibTorch sees a GPU)
+cudnn_benchmark: true # GPU only: cuDNN times its convolution algorithms once for the fixed shapes
 data:
   name: embedded
   root: data/embedded
@@ -43,6 +44,7 @@ model:
   head: concat        # concat | orthogonal | orthogonal_official
   pretrained: ""      # resnet18 only: torchvision ImageNet weights (TorchScript archive or state dict); "" = none
   pretrained_modalities: []  # modalities whose resnet18 encoder loads model.pretrained; [] = all
+  channels_last: true # GPU only: resnet18 convolutions in NHWC memory (cuDNN's tensor-core layout)
 train:
   method: jt
   epochs: 5

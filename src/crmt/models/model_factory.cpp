@@ -86,6 +86,14 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
   return net;
 }
 
+void prepare_for_device(MultiModalNet& net, const Config& config, const c10::Device& device) {
+  if (!device.is_cuda()) return;
+  at::globalContext().setBenchmarkCuDNN(config.boolean("cudnn_benchmark"));
+  if (!config.boolean("model.channels_last")) return;
+  for (size_t m = 0; m < net->num_modalities(); ++m)
+    if (auto* resnet = dynamic_cast<ResNet18Impl*>(&net->encoder(m))) resnet->use_channels_last();
+}
+
 std::string describe_architecture(MultiModalNet& net) {
   std::string text;
   for (size_t m = 0; m < net->num_modalities(); ++m) {

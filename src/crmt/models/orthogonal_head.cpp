@@ -1,7 +1,5 @@
 #include "crmt/models/orthogonal_head.h"
 
-#include <torch/linalg.h>
-
 #include "crmt/core/error.h"
 
 namespace crmt {
@@ -11,7 +9,7 @@ torch::Tensor orthonormalize_rows(const torch::Tensor& v) {
   // training; it is tiny next to the encoders.
   auto vc = (v - v.mean(1, true)).to(torch::kDouble);
   auto s = torch::matmul(vc, vc.t());
-  auto [eigenvalues, eigenvectors] = torch::linalg::eigh(s, "L");
+  auto [eigenvalues, eigenvectors] = at::linalg_eigh(s, "L");
   auto inv_sqrt = eigenvalues.clamp_min(1e-12).rsqrt();
   auto s_inv_sqrt = torch::matmul(eigenvectors * inv_sqrt.unsqueeze(0), eigenvectors.t());
   return torch::matmul(s_inv_sqrt, vc).to(v.scalar_type());

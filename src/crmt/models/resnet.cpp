@@ -62,6 +62,13 @@ ResNet18Impl::ResNet18Impl(int64_t in_channels, int64_t frames) : in_channels_(i
   }
 }
 
+void ResNet18Impl::use_channels_last() {
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  channels_last_ = true;
+}
+
 torch::Tensor ResNet18Impl::forward(const torch::Tensor& x) {
   torch::Tensor frames = x;
   int64_t n = x.size(0), t = 1;
@@ -73,6 +80,7 @@ torch::Tensor ResNet18Impl::forward(const torch::Tensor& x) {
   }
   if (frames.size(1) != in_channels_)
     fail("resnet18 stem expects {} input channels, got {}", in_channels_, frames.size(1));
+  if (channels_last_) frames = frames.contiguous(at::MemoryFormat::ChannelsLast);
   auto y = torch::relu(bn1(conv1(frames)));
   y = torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
   y = layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));

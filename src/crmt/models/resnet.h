@@ -22,6 +22,9 @@ class ResNet18Impl : public EncoderImpl {
   int64_t out_dim() const override { return 512; }
   std::string kind() const override { return "resnet18"; }
   int64_t in_channels() const { return in_channels_; }
+  // Stores the convolution weights in channels-last (NHWC) memory and converts inputs to it, the
+  // layout cuDNN's tensor-core kernels read without transposing: for GPUs.
+  void use_channels_last();
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
@@ -29,6 +32,7 @@ class ResNet18Impl : public EncoderImpl {
 
  private:
   int64_t in_channels_, frames_;
+  bool channels_last_ = false;
 };
 
 }  // namespace crmt

@@ -22,6 +22,7 @@ Experiment train_experiment(const Config& config, bool resume) {
   e.data = load_data(config, config.boolean("output.progress")).on(device);
   e.net = build_model(config, e.data.train.specs, e.data.train.num_classes());
   e.net->to(device);
+  prepare_for_device(e.net, config, device);
   e.architecture = describe_architecture(e.net);
   auto method = build_method(config);
   Trainer trainer(config, config.str("output.dir"), e.architecture);
@@ -47,6 +48,7 @@ Experiment load_experiment(const std::string& checkpoint, const std::vector<std:
   // The checkpoint holds every weight: the pretrained file of the run need not be there any more.
   e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes(), /*load_pretrained=*/false);
   e.net->to(device);
+  prepare_for_device(e.net, e.config, device);
   e.architecture = describe_architecture(e.net);
   load_checkpoint(checkpoint, e.architecture, e.net);
   e.net->eval();
