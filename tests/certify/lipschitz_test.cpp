@@ -9,6 +9,7 @@
 #include "crmt/models/mlp.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/models/orthogonal_head.h"
+#include "crmt/models/resnet.h"
 #include "crmt/models/small_cnn.h"
 #include "test_util.h"
 
@@ -154,6 +155,22 @@ TEST(LipschitzResNet, GuaranteedIsNotComputable) {
   EXPECT_EQ(why.find("bn1 ("), std::string::npos) << "the stem's layers are bounded: " << why;
   EXPECT_THROW(guaranteed_lipschitz(net), Error);
   EXPECT_THROW(check_lipschitz_kind("exact"), Error);
+}
+
+TEST(LipschitzResNet, EmpiricalEstimateIsTheSameWithChannelsLastConvolutions) {
+  // On a GPU the ResNet encoders keep their convolutions in channels-last memory (found by the GPU
+  // check: the input gradients then have strides a plain view cannot reshape).
+  torch::manual_seed(0);
+  ModalitySpecs specs{ModalitySpec{"frames", {2, 3, 16, 16}}, ModalitySpec{"image", {3, 16, 16}}};
+  auto data = MultiModalDataset::in_memory(specs, {torch::randn({3, 2, 3, 16, 16}), torch::randn({3, 3, 16, 16})},
+                                           torch::tensor({0, 1, 0}, torch::kLong), {"a", "b"}, "three RGB samples");
+  auto config = Config::load("", {"model.encoder=resnet18", "model.head=orthogonal"});
+  auto net = build_model(config, data.specs, 2);
+  auto plain = empirical_lipschitz(net, data, 3);
+  for (size_t m = 0; m < net->num_modalities(); ++m) dynamic_cast<ResNet18Impl&>(net->encoder(m)).use_channels_last();
+  auto nhwc = empirical_lipschitz(net, data, 3);
+  EXPECT_TRUE(torch::allclose(nhwc.tau, plain.tau, 1e-4, 1e-7));
+  EXPECT_TRUE(torch::allclose(nhwc.pairwise, plain.pairwise, 1e-4, 1e-7));
 }
 
 TEST(LayerBounds, TwoUnsupportedLayerKindsGiveOneErrorNamingBoth) {

@@ -184,7 +184,8 @@ at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor
     auto picked = torch::diagonal(s, 0, 0, 2);                   // [B, K]: s[k, b, k]
     grad = torch::autograd::grad({picked.sum()}, {xr})[0];
   }
-  auto J = grad.view({K, B, -1}).permute({1, 0, 2}).to(torch::kDouble);  // [B, K, n]
+  // reshape, not view: input gradients come back channels-last from NHWC convolutions (GPUs).
+  auto J = grad.reshape({K, B, -1}).permute({1, 0, 2}).to(torch::kDouble);  // [B, K, n]
   return torch::bmm(J, J.transpose(1, 2));
 }
 
