@@ -110,6 +110,10 @@ std::vector<Case> cases() {
   v.push_back({"UnknownMethod", synthetic("train.method=magic"), "magic"});
   v.push_back({"UnknownEncoder", synthetic("model.encoder=vit"), "model.encoder"});
   v.push_back({"UnknownHead", synthetic("model.head=attention"), "attention"});
+  v.push_back({"UnknownDevice", synthetic("--device gpu"), "device: 'gpu' is not a device"});
+  v.push_back({"DeviceIndexNotANumber", synthetic("device=cuda:x"), "'cuda:x'"});
+  v.push_back({"UnknownPrecision", synthetic("train.precision=fp8"), "train.precision"});
+  v.push_back({"Fp16OnTheCpu", synthetic("--device cpu train.precision=fp16"), "fp16 needs a CUDA device"});
   v.push_back({"UnknownModality", synthetic("data.modalities=[m0,flow]"), "flow"});
   v.push_back({"NegativeWorkers", synthetic("data.workers=-1"), "data.workers"});
   v.push_back({"ZeroPrefetch", synthetic("data.prefetch=0"), "data.prefetch"});
