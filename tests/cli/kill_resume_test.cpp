@@ -1,6 +1,7 @@
 // Training killed with SIGKILL at random moments (inside an epoch, while a checkpoint is written,
 // inside CRMT's step 2, after the final stage) and resumed with --resume ends with the same weights
-// and metrics as a run that was never interrupted.
+// and metrics as a run that was never interrupted; so does `crmt compare`, killed anywhere in its
+// runs or evaluations and started again.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -150,6 +151,55 @@ TEST(KillAndResume, RandomKillsThenResumeGiveTheUninterruptedResult) {
   const auto after = weights_of(reference / "best.pt");
   for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(torch::equal(after[i], want[i])) << "tensor " << i;
   EXPECT_EQ(summary_of(reference)["test_accuracy"], want_summary["test_accuracy"]);
+}
+
+// crmt compare over two seeds of CRMT-JT on synthetic clusters.
+std::vector<std::string> compare_args(const fs::path& dir, const fs::path& out) {
+  const auto config = dir / "crmt_jt.yaml";
+  if (!fs::exists(config)) {
+    std::ofstream(config) << "train:\n  method: crmt_jt\n  epochs: 4\ndata:\n  name: synthetic\n  synthetic:\n"
+                             "    samples: 8000\nmodel:\n  encoder: mlp\n  head: orthogonal\ncrmt:\n  step2_epochs: 3\n"
+                             "output:\n  progress: false\n";
+  }
+  return {"compare", "--config", config.string(), "--seeds", "0,1", "--lipschitz-samples", "300", "--threads", "1",
+          "--out", out.string()};
+}
+
+// A run's record without its wall time (which differs between runs by nature) and with its own
+// folder's name replaced.
+nlohmann::json record_of(const fs::path& out, int seed) {
+  std::ifstream in(out / "crmt_jt" / ("seed" + std::to_string(seed)) / "compare_record.json");
+  auto json = nlohmann::json::parse(in);
+  json.erase("minutes");
+  auto text = json.dump();
+  for (auto at = text.find(out.string()); at != std::string::npos; at = text.find(out.string(), at))
+    text.replace(at, out.string().size(), "OUT");
+  return nlohmann::json::parse(text);
+}
+
+TEST(KillAndResume, KilledCompareStartedAgainGivesTheUninterruptedRecords) {
+  const auto dir = test::temp_dir("kill_compare");
+  const auto reference = dir / "reference";
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run(compare_args(dir, reference)), 0);
+  const double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::mt19937_64 rng(20261128);
+  int killed = 0;
+  for (int trial = 0; trial < 5; ++trial) {
+    const auto out = dir / ("killed" + std::to_string(trial));
+    double length = duration, ran = 0;
+    for (int attempt = 0; attempt < 6; ++attempt) {
+      if (run_and_kill(compare_args(dir, out), std::uniform_real_distribution<double>(0.05, 0.95)(rng) * length, ran)) {
+        ++killed;
+        break;
+      }
+      length = ran;  // it ended first: draw again from the length it took
+      fs::remove_all(out);
+    }
+    ASSERT_EQ(run(compare_args(dir, out)), 0) << "trial " << trial;  // no flag: compare picks up where it stopped
+    for (int seed : {0, 1}) EXPECT_EQ(record_of(out, seed), record_of(reference, seed)) << "trial " << trial << " seed " << seed;
+  }
+  EXPECT_GE(killed, 4) << "the kills must land while the comparison runs";
 }
 
 }  // namespace
