@@ -1,8 +1,9 @@
 # Thin wrapper over CMake: `make demo` and `make test` work on a fresh Debian 12 machine.
 BUILD ?= build
 JOBS ?= 2
+FUZZ_SECONDS ?= 600
 
-.PHONY: deps configure build test test-sanitize demo bench clean
+.PHONY: deps configure build test test-sanitize demo bench fuzz clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -32,3 +33,7 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer on the readers of untrusted input (clang; see fuzz/run.sh).
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)

@@ -49,6 +49,18 @@ TEST(Config, WrongTypeNamesTheExpectedType) {
   EXPECT_DOUBLE_EQ(Config::load("", {"train.lr=1"}).real("train.lr"), 1.0);
 }
 
+TEST(Config, ShapesYamlAllowsButConfigsCannotHoldAreOneError) {
+  // Found by fuzz_config: each of these escaped as a YAML exception (std::terminate in the fuzzer).
+  auto top_list = error_of([] { Config::from_string("- a\n- b\n", "list.yaml"); });
+  EXPECT_NE(top_list.find("list.yaml: a config must be a mapping"), std::string::npos) << top_list;
+  auto map_in_list = error_of([] { Config::from_string("data:\n  modalities: [m:]\n", "m.yaml"); });
+  EXPECT_NE(map_in_list.find("data.modalities"), std::string::npos) << map_in_list;
+  auto list_key = error_of([] { Config::from_string("? [a, b]\n: 1\n", "key.yaml"); });
+  EXPECT_NE(list_key.find("config keys must be plain names"), std::string::npos) << list_key;
+  auto list_override = error_of([] { Config::load("", {"data.modalities=[[a]]"}); });
+  EXPECT_NE(list_override.find("data.modalities"), std::string::npos) << list_override;
+}
+
 TEST(Config, MissingFileAndBadYamlAreErrors) {
   EXPECT_NE(error_of([] { Config::load("/nonexistent/c.yaml"); }).find("/nonexistent/c.yaml"), std::string::npos);
   auto dir = test::temp_dir("cfg");

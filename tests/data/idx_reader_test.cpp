@@ -109,6 +109,15 @@ TEST_F(IdxReader, TruncatedDataAndHeader) {
   EXPECT_NE(error_of(path("empty.gz")).find("truncated"), std::string::npos);
 }
 
+TEST_F(IdxReader, HugeClaimedSizesAreRefusedWithoutAllocatingThem) {
+  // Found by fuzz_idx. A header claiming 35 GB over 4 bytes of data: truncated, not out of memory.
+  write_gz_bytes(path("claims.gz"), {0, 0, 8, 3, 0, 0, 0x2e, 0xe4, 0, 0, 0x10, 0, 0, 0, 0, 0xe4, 1, 2, 3, 4});
+  EXPECT_NE(error_of(path("claims.gz")).find("truncated idx data: 4 of"), std::string::npos) << error_of(path("claims.gz"));
+  // Sizes whose product overflows 64 bits (undefined behaviour before): implausibly large.
+  write_gz_bytes(path("overflow.gz"), {0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+  EXPECT_NE(error_of(path("overflow.gz")).find("implausibly large"), std::string::npos) << error_of(path("overflow.gz"));
+}
+
 TEST_F(IdxReader, TruncatedGzipStream) {
   crmt::IdxArray a;
   a.shape = {4096};

@@ -78,6 +78,14 @@ TEST(Npy, ReadsAHandWrittenNumpyFile) {
   EXPECT_FLOAT_EQ(t[1][2].item<float>(), 42.0f);
 }
 
+TEST(Npy, AShapeTheFileDoesNotHoldIsRefusedBeforeAllocating) {
+  // Found by fuzz_npy: a header claiming 87777777777778 int64 values (700 TB) over a few bytes.
+  auto dir = test::temp_dir("npy_claims");
+  write_bytes(dir / "claims.npy", v1_header("{'descr': '<i8', 'fortran_order': False, 'shape': (87777777777778,), }") + "12345678");
+  auto msg = test::error_of([&] { read_npy((dir / "claims.npy").string()); });
+  EXPECT_NE(msg.find("claims.npy: truncated .npy data (8 of 702222222222224 bytes)"), std::string::npos) << msg;
+}
+
 TEST(Npy, ReadsVersion2HeadersAndOneDimTuples) {
   auto dir = test::temp_dir("npy_v2");
   std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }";

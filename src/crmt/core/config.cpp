@@ -87,7 +87,12 @@ std::string type_name(const YAML::Node& schema) {
 
 bool matches_type(const YAML::Node& value, const YAML::Node& schema) {
   std::string expected = type_name(schema);
-  if (expected == "a list") return value.IsSequence();
+  if (expected == "a list") {  // of scalars: every list crmt reads is one (found by fuzz_config)
+    if (!value.IsSequence()) return false;
+    for (const auto& item : value)
+      if (!item.IsScalar()) return false;
+    return true;
+  }
   if (expected == "a section") return value.IsMap();
   if (!value.IsScalar()) return false;
   try {
@@ -173,7 +178,11 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
     // An empty file is more likely a mistake than a request for the full default experiment.
     if (user.IsNull()) fail("{}: the config file is empty (give at least train.method, or no --config)", path);
     if (!user.IsMap()) fail("{}: a config must be a mapping of sections", path);
-    cfg.merge(user, cfg.schema_, cfg.root_, "", path);
+    try {
+      cfg.merge(user, cfg.schema_, cfg.root_, "", path);
+    } catch (const YAML::Exception& e) {
+      fail("{}: malformed config: {}", path, e.msg);
+    }
   }
   for (const auto& kv : overrides) {
     auto eq = kv.find('=');
@@ -191,13 +200,21 @@ Config Config::from_string(const std::string& yaml, const std::string& origin, b
   } catch (const YAML::Exception& e) {
     fail("{}: not valid YAML: {}", origin, e.msg);
   }
-  if (!user.IsNull()) cfg.merge(user, cfg.schema_, cfg.root_, "", origin, strict);
+  if (user.IsNull()) return cfg;
+  // Found by fuzz_config: a top-level list went on to be read as a mapping.
+  if (!user.IsMap()) fail("{}: a config must be a mapping of sections", origin);
+  try {
+    cfg.merge(user, cfg.schema_, cfg.root_, "", origin, strict);
+  } catch (const YAML::Exception& e) {  // whatever shape slipped past the checks: still one line
+    fail("{}: malformed config: {}", origin, e.msg);
+  }
   return cfg;
 }
 
 void Config::merge(const YAML::Node& user, const YAML::Node& schema, YAML::Node target, const std::string& prefix,
                    const std::string& origin, bool strict) {
   for (const auto& kv : user) {
+    if (!kv.first.IsScalar()) fail("{}: config keys must be plain names, got '{}'", origin, YAML::Dump(kv.first));
     const auto key = kv.first.as<std::string>();
     const auto full = prefix.empty() ? key : prefix + "." + key;
     if (!schema[key]) {
@@ -233,7 +250,11 @@ void Config::set(const std::string& dotted_key, const std::string& value, const 
     parent[*it] = user;
     user = parent;
   }
-  merge(user, schema_, root_, "", origin);
+  try {
+    merge(user, schema_, root_, "", origin);
+  } catch (const YAML::Exception& e) {
+    fail("{}: malformed setting '{}={}': {}", origin, dotted_key, value, e.msg);
+  }
 }
 
 YAML::Node Config::lookup(const std::string& key) const {
@@ -268,13 +289,29 @@ bool Config::has(const std::string& key) const {
   return true;
 }
 
-std::string Config::str(const std::string& key) const { return lookup(key).as<std::string>(); }
-int64_t Config::integer(const std::string& key) const { return lookup(key).as<int64_t>(); }
-double Config::real(const std::string& key) const { return lookup(key).as<double>(); }
-bool Config::boolean(const std::string& key) const { return lookup(key).as<bool>(); }
-std::vector<double> Config::reals(const std::string& key) const { return lookup(key).as<std::vector<double>>(); }
+namespace {
+
+// A value read as T, or one error naming the key (never a YAML exception out of an accessor).
+template <typename T>
+T read_as(const YAML::Node& node, const std::string& key, const char* what) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    fail("config key '{}' must be {}", key, what);
+  }
+}
+
+}  // namespace
+
+std::string Config::str(const std::string& key) const { return read_as<std::string>(lookup(key), key, "a string"); }
+int64_t Config::integer(const std::string& key) const { return read_as<int64_t>(lookup(key), key, "an integer"); }
+double Config::real(const std::string& key) const { return read_as<double>(lookup(key), key, "a number"); }
+bool Config::boolean(const std::string& key) const { return read_as<bool>(lookup(key), key, "true or false"); }
+std::vector<double> Config::reals(const std::string& key) const {
+  return read_as<std::vector<double>>(lookup(key), key, "a list of numbers");
+}
 std::vector<std::string> Config::strings(const std::string& key) const {
-  return lookup(key).as<std::vector<std::string>>();
+  return read_as<std::vector<std::string>>(lookup(key), key, "a list of names");
 }
 
 std::string Config::to_yaml() const {

@@ -209,8 +209,15 @@ at::Tensor read_npy(const std::string& path) {
     if (d != 0 && count > std::numeric_limits<int64_t>::max() / 16 / d) fail("{}: .npy shape too large", path);
     count *= d;
   }
-  auto t = at::empty(h.shape, at::TensorOptions().dtype(type));
   const auto bytes = static_cast<std::streamsize>(count * static_cast<int64_t>(at::elementSize(type)));
+  // The header's shape is not trusted with the allocation: a file must hold the bytes it claims
+  // (found by fuzz_npy: a 200-byte file asked for 700 TB).
+  const auto data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto available = static_cast<std::streamsize>(in.tellg() - data_start);
+  in.seekg(data_start);
+  if (available < bytes) fail("{}: truncated .npy data ({} of {} bytes)", path, available, bytes);
+  auto t = at::empty(h.shape, at::TensorOptions().dtype(type));
   in.read(static_cast<char*>(t.data_ptr()), bytes);
   if (in.gcount() != bytes)
     fail("{}: truncated .npy data ({} of {} bytes)", path, in.gcount(), bytes);
