@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -16,13 +17,19 @@ namespace crmt::fuzz {
 
 namespace {
 
-// The readers take paths: the input goes to a file of this process (tmpfs when there is one).
-std::string input_file(const uint8_t* data, size_t size, const char* suffix) {
-  static const std::string dir = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path().string();
-  const auto path = dir + "/crmt-fuzz-" + std::to_string(getpid()) + suffix;
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  return path;
-}
+// The readers take paths: the input goes to a file of this process (tmpfs when there is one),
+// removed again when the entry returns.
+struct InputFile {
+  std::string path;
+  InputFile(const uint8_t* data, size_t size, const char* suffix) {
+    static const std::string dir =
+        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path().string();
+    path = dir + "/crmt-fuzz-" + std::to_string(getpid()) + suffix;
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  }
+  ~InputFile() { std::remove(path.c_str()); }
+};
 
 template <typename F>
 void refused_or_read(F&& read) {
@@ -53,23 +60,27 @@ void config(const uint8_t* data, size_t size) {
 }
 
 void idx(const uint8_t* data, size_t size) {
-  const auto path = input_file(data, size, ".idx");
+  const InputFile file(data, size, ".idx");
+  const auto& path = file.path;
   refused_or_read([&] { (void)read_idx(path); });
   refused_or_read([&] { (void)read_idx(path, 3, 2); });
 }
 
 void wav(const uint8_t* data, size_t size) {
-  const auto path = input_file(data, size, ".wav");
+  const InputFile file(data, size, ".wav");
+  const auto& path = file.path;
   refused_or_read([&] { (void)read_wav(path).mono(); });
 }
 
 void npy(const uint8_t* data, size_t size) {
-  const auto path = input_file(data, size, ".npy");
+  const InputFile file(data, size, ".npy");
+  const auto& path = file.path;
   refused_or_read([&] { (void)read_npy(path); });
 }
 
 void index_file(const uint8_t* data, size_t size) {
-  const auto path = input_file(data, size, ".txt");
+  const InputFile file(data, size, ".txt");
+  const auto& path = file.path;
   refused_or_read([&] {
     for (const auto& line : read_index_lines(path)) {
       for (const auto& field : split_csv_row(line)) refused_or_read([&] { (void)join_inside("/data/root", field, path); });
