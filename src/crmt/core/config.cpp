@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "crmt/core/atomic_file.h"
@@ -113,6 +114,17 @@ std::vector<std::string> split_key(const std::string& key) {
   return parts;
 }
 
+// The node at a dotted key, or nothing when the tree lacks it. Walks a copy: yaml-cpp's non-const
+// operator[] and assignment write into the tree they walk.
+std::optional<YAML::Node> find_key(const YAML::Node& root, const std::string& key) {
+  YAML::Node node = YAML::Clone(root);
+  for (const auto& part : split_key(key)) {
+    if (!node.IsMap() || !node[part]) return std::nullopt;
+    node = node[part];
+  }
+  return node;
+}
+
 // A method's config section: its name and the YAML text of its defaults.
 struct ConfigSection {
   std::string name, defaults;
@@ -177,12 +189,7 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
     }
     // An empty file is more likely a mistake than a request for the full default experiment.
     if (user.IsNull()) fail("{}: the config file is empty (give at least train.method, or no --config)", path);
-    if (!user.IsMap()) fail("{}: a config must be a mapping of sections", path);
-    try {
-      cfg.merge(user, cfg.schema_, cfg.root_, "", path);
-    } catch (const YAML::Exception& e) {
-      fail("{}: malformed config: {}", path, e.msg);
-    }
+    cfg.merge_document(user, path, /*strict=*/true);
   }
   for (const auto& kv : overrides) {
     auto eq = kv.find('=');
@@ -200,15 +207,18 @@ Config Config::from_string(const std::string& yaml, const std::string& origin, b
   } catch (const YAML::Exception& e) {
     fail("{}: not valid YAML: {}", origin, e.msg);
   }
-  if (user.IsNull()) return cfg;
+  if (!user.IsNull()) cfg.merge_document(user, origin, strict);
+  return cfg;
+}
+
+void Config::merge_document(const YAML::Node& user, const std::string& origin, bool strict) {
   // Found by fuzz_config: a top-level list went on to be read as a mapping.
   if (!user.IsMap()) fail("{}: a config must be a mapping of sections", origin);
   try {
-    cfg.merge(user, cfg.schema_, cfg.root_, "", origin, strict);
+    merge(user, schema_, root_, "", origin, strict);
   } catch (const YAML::Exception& e) {  // whatever shape slipped past the checks: still one line
     fail("{}: malformed config: {}", origin, e.msg);
   }
-  return cfg;
 }
 
 void Config::merge(const YAML::Node& user, const YAML::Node& schema, YAML::Node target, const std::string& prefix,
@@ -258,36 +268,20 @@ void Config::set(const std::string& dotted_key, const std::string& value, const 
 }
 
 YAML::Node Config::lookup(const std::string& key) const {
-  YAML::Node node = YAML::Clone(root_);
-  for (const auto& part : split_key(key)) {
-    if (!node.IsMap() || !node[part]) fail("config has no key '{}'", key);
-    node = node[part];
-  }
-  return node;
+  auto node = find_key(root_, key);
+  if (!node) fail("config has no key '{}'", key);
+  return *node;
 }
 
 bool config_file_sets(const std::string& path, const std::string& key) {
-  YAML::Node node;
   try {
-    node = YAML::LoadFile(path);
+    return find_key(YAML::LoadFile(path), key).has_value();
   } catch (const YAML::Exception&) {
     return false;
   }
-  for (const auto& part : split_key(key)) {
-    if (!node.IsMap() || !node[part]) return false;
-    node.reset(node[part]);
-  }
-  return true;
 }
 
-bool Config::has(const std::string& key) const {
-  YAML::Node node = YAML::Clone(root_);
-  for (const auto& part : split_key(key)) {
-    if (!node.IsMap() || !node[part]) return false;
-    node = node[part];
-  }
-  return true;
-}
+bool Config::has(const std::string& key) const { return find_key(root_, key).has_value(); }
 
 namespace {
 

@@ -37,6 +37,8 @@ class Config {
   void save(const std::string& path) const;
 
  private:
+  // A whole parsed file or string: must be a mapping; any YAML error becomes one naming `origin`.
+  void merge_document(const YAML::Node& user, const std::string& origin, bool strict);
   void merge(const YAML::Node& user, const YAML::Node& schema, YAML::Node target, const std::string& prefix,
              const std::string& origin, bool strict = true);
   YAML::Node lookup(const std::string& key) const;
