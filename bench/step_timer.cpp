@@ -50,8 +50,7 @@ MultiModalNet model(const Shapes& s, const std::string& head, const c10::Device&
                                   fmt::format("model.channels_last={}", nhwc), fmt::format("cudnn_benchmark={}", autotune)});
   ModalitySpecs specs{ModalitySpec{"visual", s.visual}, ModalitySpec{"audio", s.audio}};
   auto net = build_model(config, specs, s.classes);
-  net->to(device);
-  prepare_for_device(net, config, device);
+  place_on_device(net, config, device);
   return net;
 }
 

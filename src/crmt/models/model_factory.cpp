@@ -86,7 +86,8 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
   return net;
 }
 
-void prepare_for_device(MultiModalNet& net, const Config& config, const c10::Device& device) {
+void place_on_device(MultiModalNet& net, const Config& config, const c10::Device& device) {
+  net->to(device);
   if (!device.is_cuda()) return;
   at::globalContext().setBenchmarkCuDNN(config.boolean("cudnn_benchmark"));
   if (!config.boolean("model.channels_last")) return;

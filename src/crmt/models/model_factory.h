@@ -20,9 +20,9 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
 // checkpoints so that loading into a different model fails with a clear message.
 std::string describe_architecture(MultiModalNet& net);
 
-// What model.channels_last and cudnn_benchmark ask for on a GPU: ResNet encoders keep their
-// convolutions in channels-last memory, and cuDNN times its algorithms for the fixed shapes. Call
-// after moving the model to `device`; nothing changes on a CPU (results there stay bit-identical).
-void prepare_for_device(MultiModalNet& net, const Config& config, const c10::Device& device);
+// Moves `net` to `device`, and on a GPU does what model.channels_last and cudnn_benchmark ask for:
+// ResNet encoders keep their convolutions in channels-last memory, and cuDNN times its algorithms
+// for the fixed shapes. On a CPU only the move (results there stay bit-identical).
+void place_on_device(MultiModalNet& net, const Config& config, const c10::Device& device);
 
 }  // namespace crmt

@@ -14,16 +14,26 @@
 
 namespace crmt {
 
+namespace {
+
+// The data and model of e.config on the device it names. The device is this machine's choice, not
+// a checkpoint's: a model trained on a GPU evaluates on a CPU and the reverse (checkpoints hold host
+// tensors).
+void build_on_device(Experiment& e, bool load_pretrained) {
+  seed_everything(static_cast<uint64_t>(e.config.integer("seed")));
+  const auto device = resolve_device(e.config.str("device"));
+  e.data = load_data(e.config, e.config.boolean("output.progress")).on(device);
+  e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes(), load_pretrained);
+  place_on_device(e.net, e.config, device);
+  e.architecture = describe_architecture(e.net);
+}
+
+}  // namespace
+
 Experiment train_experiment(const Config& config, bool resume) {
   Experiment e;
   e.config = config;
-  seed_everything(static_cast<uint64_t>(config.integer("seed")));
-  const auto device = resolve_device(config.str("device"));
-  e.data = load_data(config, config.boolean("output.progress")).on(device);
-  e.net = build_model(config, e.data.train.specs, e.data.train.num_classes());
-  e.net->to(device);
-  prepare_for_device(e.net, config, device);
-  e.architecture = describe_architecture(e.net);
+  build_on_device(e, /*load_pretrained=*/true);
   auto method = build_method(config);
   Trainer trainer(config, config.str("output.dir"), e.architecture);
   e.training = trainer.fit(e.net, *method, e.data, resume);
@@ -40,16 +50,8 @@ Experiment load_experiment(const std::string& checkpoint, const std::vector<std:
     auto eq = kv.find('=');
     e.config.set(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  seed_everything(static_cast<uint64_t>(e.config.integer("seed")));
-  // The device is this machine's choice, not the checkpoint's: a model trained on a GPU evaluates
-  // on a CPU and the reverse (checkpoints hold host tensors).
-  const auto device = resolve_device(e.config.str("device"));
-  e.data = load_data(e.config, e.config.boolean("output.progress")).on(device);
   // The checkpoint holds every weight: the pretrained file of the run need not be there any more.
-  e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes(), /*load_pretrained=*/false);
-  e.net->to(device);
-  prepare_for_device(e.net, e.config, device);
-  e.architecture = describe_architecture(e.net);
+  build_on_device(e, /*load_pretrained=*/false);
   load_checkpoint(checkpoint, e.architecture, e.net);
   e.net->eval();
   return e;
