@@ -6,6 +6,7 @@
 #include "crmt/attacks/pgd.h"
 #include "crmt/core/config.h"
 #include "crmt/train/method_registry.h"
+#include "crmt/train/trainer.h"
 #include "crmt/models/model_factory.h"
 
 namespace {
@@ -27,21 +28,21 @@ Batch random_batch(int64_t n) {
   return b;
 }
 
-// Times forward, backward and SGD step of `config`'s model and method on one fixed batch.
+// Times crmt's training step (train_step: forward, backward, SGD step) of `config`'s model and
+// method on one fixed batch.
 void time_training(benchmark::State& state, const Config& config, const ModalitySpecs& specs, int64_t classes,
                    const Batch& batch, double lr) {
   at::set_num_threads(static_cast<int>(state.range(0)));
   torch::manual_seed(0);
   auto net = build_model(config, specs, classes);
   auto m = build_method(config);
-  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
+  auto params = net->parameters();
+  torch::optim::SGD opt(params, torch::optim::SGDOptions(lr).momentum(0.9));
+  LossScaler fp32(false);
+  TrainingContext::LossFn loss = [&](const Batch& b) { return m->loss(net, b); };
+  TrainingContext::StepHook hook = [&](const Batch& b, const StepResult& r) { m->before_step(net, b, r); };
   net->train();
-  for (auto _ : state) {
-    auto step = m->loss(net, batch);
-    opt.zero_grad();
-    step.loss.backward();
-    opt.step();
-  }
+  for (auto _ : state) train_step(loss, hook, batch, opt, params, c10::Device(c10::kCPU), Precision::FP32, fp32);
   state.counters["samples_per_second"] =
       benchmark::Counter(static_cast<double>(batch.size()) * state.iterations(), benchmark::Counter::kIsRate);
   state.counters["threads"] = static_cast<double>(state.range(0));

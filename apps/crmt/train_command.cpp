@@ -45,9 +45,9 @@ void add_train_command(CLI::App& app) {
     int threads = configure_threads(config.integer("threads") > 0 && opt->threads == 0
                                         ? static_cast<int>(config.integer("threads"))
                                         : opt->threads);
+    const auto device = resolve_device(config.str("device")).str();
     fmt::print(stderr, "training {} on {} with {} thread(s) on {} ({}) -> {}\n", config.str("train.method"),
-               config.str("data.name"), threads, resolve_device(config.str("device")).str(), config.str("train.precision"),
-               config.str("output.dir"));
+               config.str("data.name"), threads, device, config.str("train.precision"), config.str("output.dir"));
     auto e = train_experiment(config, opt->resume);
     const EvalCase clean_case{AttackSpec{"none", 0, 0}, "all"};
     auto clean = evaluate(e.net, e.data.test, clean_case, config.integer("train.eval_batch_size"), false,
@@ -60,7 +60,7 @@ void add_train_command(CLI::App& app) {
                               {"train_seconds", e.training.seconds},
                               {"samples_per_second", e.training.samples_per_second},
                               {"threads", threads},
-                              {"device", resolve_device(config.str("device")).str()},
+                              {"device", device},
                               {"precision", config.str("train.precision")},
                               {"checkpoint", e.training.best_checkpoint}};
     write_file_atomically((std::filesystem::path(config.str("output.dir")) / "summary.json").string(), summary.dump(2) + "\n");

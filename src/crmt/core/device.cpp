@@ -28,8 +28,6 @@ c10::Device resolve_device(const std::string& spec, const std::string& key) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
-std::string describe_device(const c10::Device& device) { return device.str(); }
-
 void synchronize(const c10::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }

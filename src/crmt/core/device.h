@@ -13,9 +13,6 @@ c10::Device resolve_device(const std::string& spec, const std::string& key = "de
 // Whether this LibTorch was built with CUDA and sees at least one GPU.
 bool cuda_available();
 
-// "cpu", "cuda:0", ...
-std::string describe_device(const c10::Device& device);
-
 // Waits for the work queued on `device` (a no-op on the CPU): only for timing and benchmarks.
 void synchronize(const c10::Device& device);
 
