@@ -16,7 +16,10 @@ void add_eval_command(CLI::App& app) {
     std::string checkpoint, attack = "none", modality = "all";
     double eps = 0.5;
     int steps = 4;
-    bool json = false, suite = false;
+    int restarts = 1;
+    bool json = false, suite = false, strong = false;
+    int strong_steps = 100, strong_restarts = 5;
+    std::optional<double> unimodal_eps;
     std::string sweep;
     std::vector<double> strengths = {0, 0.25, 0.5, 1.0, 1.5, 2.0};
     std::vector<std::string> overrides;
@@ -30,7 +33,13 @@ void add_eval_command(CLI::App& app) {
   eval->add_option("--eps", opt->eps, "the attack's strength: " + attack_strengths())->capture_default_str();
   eval->add_option("--steps", opt->steps, fmt::format("iterations of {}", fmt::join(iterative_attacks(), ", ")))
       ->capture_default_str();
+  eval->add_option("--restarts", opt->restarts, "random restarts of apgd, apgd_ce, apgd_dlr")->capture_default_str();
   eval->add_flag("--suite", opt->suite, "run the paper's table: clean, FGM/PGD on all and each modality, missing each");
+  eval->add_option("--unimodal-eps", opt->unimodal_eps, "--suite: budget of the attacks on one modality (default: --eps)");
+  eval->add_flag("--strong", opt->strong,
+                 "add APGD (cross-entropy, then DLR on what survived) on all and each modality: to --suite, or alone");
+  eval->add_option("--strong-steps", opt->strong_steps, "--strong: APGD iterations")->capture_default_str();
+  eval->add_option("--strong-restarts", opt->strong_restarts, "--strong: APGD restarts per loss")->capture_default_str();
   eval->add_option("--sweep", opt->sweep, "accuracy against strength for an attack with one, on all and each modality");
   eval->add_option("--strengths", opt->strengths, "comma-separated strengths for --sweep")->delimiter(',');
   eval->add_flag("--json", opt->json, "print JSON instead of a table");
@@ -52,14 +61,18 @@ void add_eval_command(CLI::App& app) {
       return;
     }
     std::vector<EvalCase> cases;
-    if (opt->suite) {
-      cases = standard_suite(modalities, opt->eps, opt->steps);
+    if (opt->suite || opt->strong) {
+      if (opt->suite) cases = standard_suite(modalities, opt->eps, opt->steps, opt->unimodal_eps);
+      if (opt->strong)
+        for (auto& c : strong_suite(modalities, opt->eps, opt->strong_steps, opt->strong_restarts, opt->unimodal_eps))
+          cases.push_back(c);
+      for (const auto& c : cases) build_attack(c.attack);  // rejects bad settings before any work
     } else {
       if (opt->modality != "all" && std::find(modalities.begin(), modalities.end(), opt->modality) == modalities.end())
         fail("--modality '{}' is not one of this model's modalities: all, {}", opt->modality, fmt::join(modalities, ", "));
       if (opt->attack == "missing" && opt->modality == "all")
         fail("--attack missing needs --modality NAME (removing every modality leaves nothing to classify)");
-      cases.push_back({AttackSpec{opt->attack, opt->eps, opt->steps}, opt->modality});
+      cases.push_back({AttackSpec{opt->attack, opt->eps, opt->steps, 0, opt->restarts}, opt->modality});
       build_attack(cases.back().attack);  // rejects an unknown attack before any work
     }
     RunResults run{e.config.str("train.method"), {}};

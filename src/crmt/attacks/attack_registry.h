@@ -17,6 +17,7 @@ struct AttackSpec {
   double eps = 0.5;           // strength: what the attack's strength word names (l2 budget, sigma, share)
   int steps = 4;              // iterations of iterative attacks
   uint64_t seed = 0;          // random attacks draw from it
+  int restarts = 1;           // random restarts of attacks that make them (apgd)
 };
 
 // One registered attack: everything the rest of crmt needs to know about it.
@@ -28,6 +29,7 @@ struct AttackInfo {
   std::string help;
   std::function<std::unique_ptr<Attack>(const AttackSpec&)> make;
   bool iterative = false;  // AttackSpec::steps matters
+  bool restarts = false;   // AttackSpec::restarts matters
   bool has_strength() const { return !strength.empty(); }
 };
 

@@ -57,6 +57,7 @@ train:
   lr_gamma: 0.1
   eval_batch_size: 500
   precision: fp32     # fp32 | bf16 | fp16 (fp16: CUDA only, with dynamic loss scaling)
+  bn_recalibrate_epochs: 0  # after training (and the method's final stage): passes re-estimating batch-norm statistics
 eval:
   eps: 0.5
   pgd_steps: 4

@@ -30,8 +30,24 @@ DataSplits load_synthetic(const Config& config, bool show_progress) {
 CRMT_REGISTER_SOURCE("synthetic", "Gaussian class clusters, any number of modalities (tests, smoke runs)",
                      load_synthetic);
 
+// The corruption knobs of the embedded recipe: how hard each modality is, hence which one a model
+// comes to prefer (docs/dataset.md, configs/preference/). A cache remembers the recipe it was made
+// with: another setting needs its own data.root (prepared there on first use).
+CRMT_REGISTER_CONFIG_SECTION("data.embedded", R"(
+visual_noise_std: 0.2   # Gaussian pixel noise (pixel values in [0, 1])
+visual_occlusion: 10    # side of the square patch blacked out in each 28x28 image (0: none)
+min_snr_db: -13         # each clip's speech-to-noise ratio is drawn uniformly from [min, max] dB
+max_snr_db: 2
+)");
+
 DataSplits load_embedded_splits(const Config& config, bool show_progress) {
   EmbeddedOptions o;
+  EmbeddedRecipe recipe;
+  recipe.visual_noise_std = config.real("data.embedded.visual_noise_std");
+  recipe.visual_occlusion = static_cast<int>(config.integer("data.embedded.visual_occlusion"));
+  recipe.min_snr_db = config.real("data.embedded.min_snr_db");
+  recipe.max_snr_db = config.real("data.embedded.max_snr_db");
+  o.recipe = recipe;
   o.dir = config.str("data.root");
   o.train_size = config.integer("data.train_size");
   o.test_size = config.integer("data.test_size");

@@ -202,6 +202,17 @@ void check_meta_header(const json& meta, const std::string& meta_path, uint64_t 
          seed, data_seed, kPrepareHint);
 }
 
+// A cache made with other corruption settings than the config asks for holds another dataset.
+void check_corruption(const json& meta, const std::string& meta_path, const EmbeddedRecipe& want) {
+  const auto& have = meta.at("recipe");
+  const json expected = recipe_json(want);
+  for (const char* key : {"visual_noise_std", "visual_occlusion", "snr_db"})
+    if (have.at(key) != expected.at(key))
+      fail("{}: cache prepared with {} = {} but the config asks for {} (data.embedded); use another data.root "
+           "(prepared there on first use) or `crmt data prepare --force`",
+           meta_path, key, have.at(key).dump(), expected.at(key).dump());
+}
+
 // The modalities of meta.json with how to normalize each: x * scale, minus mean, over std.
 struct Modalities {
   ModalitySpecs specs;
@@ -300,6 +311,7 @@ void prepare_if_missing(const EmbeddedOptions& opt, const std::string& meta_path
   prep.seed = opt.data_seed;
   prep.source_dir = opt.source_dir;
   prep.show_progress = opt.show_progress;
+  if (opt.recipe) prep.recipe = *opt.recipe;
   prepare_embedded(prep);
 }
 
@@ -340,6 +352,7 @@ DataSplits load_embedded(const EmbeddedOptions& opt) {
   MultiModalDataset train, test;
   try {
     check_meta_header(meta, meta_path, opt.data_seed);
+    if (opt.recipe) check_corruption(meta, meta_path, *opt.recipe);
     auto class_names = meta.at("class_names").get<std::vector<std::string>>();
     const Modalities mods = read_modalities(meta, meta_path);
     train = load_split(opt.dir, meta, meta_path, mods, class_names, "train");

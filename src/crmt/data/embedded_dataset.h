@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ struct EmbeddedOptions {
   uint64_t seed = 0;          // picks the subsets and the validation split
   uint64_t data_seed = 0;     // the seed the cache must have been prepared with
   bool prepare_if_missing = true;  // prepare the full set (60000/10000) when meta.json is missing
+  // When set: the cache must have been made with these corruption settings (visual noise and
+  // occlusion, audio SNR range; the config's data.embedded section), and is prepared with this
+  // recipe when missing.
+  std::optional<EmbeddedRecipe> recipe;
   bool show_progress = true;
   std::string source_dir = "/usr/share/datasets/fashion-mnist";  // used when preparing
 };

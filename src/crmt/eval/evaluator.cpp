@@ -13,6 +13,9 @@ std::string EvalCase::label() const {
   if (attack.kind == "none") return "clean";
   const auto& info = attack_info(attack.kind);
   if (!info.has_strength()) return fmt::format("{} {}", info.name, modality);
+  if (info.restarts)
+    return fmt::format("{} {}={:g} on {} ({} it x {})", info.name, info.strength, attack.eps, modality, attack.steps,
+                       attack.restarts);
   return fmt::format("{} {}={:g} on {}", info.name, info.strength, attack.eps, modality);
 }
 
@@ -22,9 +25,13 @@ double EvalCase::strength() const {
 
 int EvalCase::steps() const { return attack.kind != "none" && attack_info(attack.kind).iterative ? attack.steps : 0; }
 
+int EvalCase::restarts() const {
+  return attack.kind != "none" && attack_info(attack.kind).restarts ? attack.restarts : 0;
+}
+
 bool EvalCase::same_as(const EvalCase& other) const {
   return attack.kind == other.attack.kind && modality == other.modality && strength() == other.strength() &&
-         steps() == other.steps();
+         steps() == other.steps() && restarts() == other.restarts();
 }
 
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
@@ -73,6 +80,15 @@ std::vector<EvalCase> standard_suite(const std::vector<std::string>& modalities,
     for (const auto& m : modalities) cases.push_back({AttackSpec{kind, unimodal_eps.value_or(eps), pgd_steps}, m});
   }
   for (const auto& m : modalities) cases.push_back({AttackSpec{"missing", 0, 0}, m});
+  return cases;
+}
+
+std::vector<EvalCase> strong_suite(const std::vector<std::string>& modalities, double eps, int iterations,
+                                   int restarts, std::optional<double> unimodal_eps) {
+  std::vector<EvalCase> cases;
+  cases.push_back({AttackSpec{"apgd", eps, iterations, 0, restarts}, "all"});
+  for (const auto& m : modalities)
+    cases.push_back({AttackSpec{"apgd", unimodal_eps.value_or(eps), iterations, 0, restarts}, m});
   return cases;
 }
 

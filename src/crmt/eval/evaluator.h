@@ -18,6 +18,7 @@ struct EvalCase {
   // The attack's strength and iterations where they mean something for it, 0 otherwise.
   double strength() const;
   int steps() const;
+  int restarts() const;  // of attacks that restart, 0 otherwise
   // Same attack kind, strength (when the attack has one), iterations (when it iterates) and modalities.
   bool same_as(const EvalCase& other) const;
 };
@@ -38,5 +39,9 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
 // on each one; each missing.
 std::vector<EvalCase> standard_suite(const std::vector<std::string>& modalities, double eps, int pgd_steps,
                                      std::optional<double> unimodal_eps = std::nullopt);
+// The strong evaluation added to it: APGD (cross-entropy, then DLR on what survived) with
+// `iterations` x `restarts`, at eps on all modalities and at unimodal_eps (default: eps) on each.
+std::vector<EvalCase> strong_suite(const std::vector<std::string>& modalities, double eps, int iterations,
+                                   int restarts, std::optional<double> unimodal_eps = std::nullopt);
 
 }  // namespace crmt

@@ -27,6 +27,7 @@ nlohmann::json results_json(const std::vector<RunResults>& runs) {
                        {"modality", r.evaluated.modality},
                        {"eps", r.evaluated.strength()},
                        {"steps", r.evaluated.steps()},
+                       {"restarts", r.evaluated.restarts()},
                        {"accuracy", r.accuracy},
                        {"samples", r.samples},
                        {"seconds", r.seconds}});

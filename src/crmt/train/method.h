@@ -12,6 +12,14 @@
 
 namespace crmt {
 
+// What a method's final stage did to the model (Method::finish).
+enum class FinalStage {
+  none,                    // nothing ran: the best checkpoint stays the result
+  replaces_best,           // the stage's result is the run's result, whatever its validation accuracy
+  selected_by_validation,  // the stage's epochs competed on validation accuracy (TrainingContext::keep_if_best);
+                           // best.pt holds the winner
+};
+
 // What a method computes for one training batch.
 struct StepResult {
   torch::Tensor loss;    // scalar to minimize
@@ -38,9 +46,9 @@ class Method {
   virtual void before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) {}
   // After each epoch of the main stage (0-based epoch); may run extra stages through the context.
   virtual void epoch_end(MultiModalNet& net, TrainingContext& context, int64_t epoch) {}
-  // After the main epochs, on the best checkpoint's weights: a final stage such as CRMT step 2.
-  // Returns true when it changed the model (the trainer then validates and saves it as best).
-  virtual bool finish(MultiModalNet& net, TrainingContext& context) { return false; }
+  // After the main epochs, on the best checkpoint's weights (TrainingContext::load_last_weights
+  // switches to the last epoch's): a final stage such as CRMT step 2.
+  virtual FinalStage finish(MultiModalNet& net, TrainingContext& context) { return FinalStage::none; }
   // State that must survive --resume (blending weights, prototypes, ...).
   virtual void save(torch::serialize::OutputArchive& archive) const {}
   virtual void load(torch::serialize::InputArchive& archive) {}

@@ -11,6 +11,7 @@
 #include "crmt/core/progress.h"
 #include "crmt/data/loader.h"
 #include "crmt/models/eval_mode_guard.h"
+#include "crmt/train/batch_norm_recalibration.h"
 #include "crmt/train/checkpoint.h"
 #include "crmt/train/loss_scaler.h"
 #include "crmt/train/run_lock.h"
@@ -135,6 +136,70 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   return stats;
 }
 
+void Trainer::load_last_weights(MultiModalNet& net) {
+  if (!method_) fail("load_last_weights: only a final stage of fit() can switch to the last epoch's weights");
+  (void)load_checkpoint(last_checkpoint(), architecture_, net, nullptr, method_);
+}
+
+double Trainer::keep_if_best(MultiModalNet& net, const std::string& stage) {
+  if (!method_ || !info_) fail("keep_if_best: only a final stage of fit() can compete for the best checkpoint");
+  const auto& splits = data();
+  const double val_acc = splits.val.size() > 0
+                             ? accuracy(net, splits.val, config_.integer("train.eval_batch_size"),
+                                        static_cast<int>(config_.integer("data.workers")))
+                             : -1;
+  const bool improved = val_acc > info_->best_val_accuracy;
+  if (improved) {
+    info_->best_val_accuracy = val_acc;
+    save_checkpoint((fs::path(out_dir_) / "best.pt").string(), *info_, net, nullptr, method_);
+  }
+  log({{"stage", stage}, {"val_accuracy", val_acc}, {"best", improved}});
+  if (config_.boolean("output.progress"))
+    fmt::print(stderr, "  {}: validation accuracy {:.2f}%{}\n", stage, 100 * val_acc, improved ? " (best so far)" : "");
+  return val_acc;
+}
+
+void Trainer::run_final_stages(MultiModalNet& net, Method& method, CheckpointInfo& info, const std::string& best_path) {
+  const int64_t eval_bs = config_.integer("train.eval_batch_size");
+  const int workers = static_cast<int>(config_.integer("data.workers"));
+  const int64_t recalibrate = config_.integer("train.bn_recalibrate_epochs");
+  if (recalibrate < 0) fail("train.bn_recalibrate_epochs must be >= 0, got {}", recalibrate);
+  method_ = &method;
+  info_ = &info;
+  struct Reset {
+    Trainer* t;
+    ~Reset() { t->method_ = nullptr, t->info_ = nullptr; }
+  } reset{this};
+  bool changed = false;
+  switch (method.finish(net, *this)) {
+    case FinalStage::none:
+      break;
+    case FinalStage::replaces_best:
+      changed = true;
+      break;
+    case FinalStage::selected_by_validation:
+      (void)load_checkpoint(best_path, architecture_, net, nullptr, &method);  // the winner
+      changed = true;
+      break;
+  }
+  if (recalibrate > 0) {
+    const uint64_t seed = static_cast<uint64_t>(config_.integer("seed"));
+    const auto layers = recalibrate_batch_norm(net, data().train, recalibrate, config_.integer("train.batch_size"),
+                                               seed * 7919 + 500000, "batch-norm re-estimation",
+                                               config_.boolean("output.progress"), workers);
+    log({{"stage", "bn_recalibrate"}, {"epochs", recalibrate}, {"batch_norm_layers", layers}});
+    changed = changed || layers > 0;
+  }
+  if (!changed) return;
+  const double val_acc = data().val.size() > 0 ? accuracy(net, data().val, eval_bs, workers) : -1;
+  info.best_val_accuracy = val_acc;
+  info.finished = true;
+  save_checkpoint(best_path, info, net, nullptr, &method);
+  log({{"stage", "finish"}, {"method", method.name()}, {"val_accuracy", val_acc}});
+  if (config_.boolean("output.progress"))
+    fmt::print(stderr, "  {} final stages: validation accuracy {:.2f}%\n", method.name(), 100 * val_acc);
+}
+
 TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& data, bool resume) {
   data_ = &data;
   const int64_t epochs = config_.integer("train.epochs");
@@ -227,19 +292,14 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   // No epoch of this run wrote best.pt (train.epochs = 0): the current weights are the best, not
   // whatever an earlier run left in the folder.
   if (!fs::exists(best_path) || (!resume && info.epoch == 0)) save_checkpoint(best_path, info, net, nullptr, &method);
-  // A run killed after its final stage wrote best.pt resumes to that result, not to a second pass.
+  // A run killed after its final stages wrote best.pt resumes to that result, not to a second pass.
   const auto best_info = load_checkpoint(best_path, architecture_, net, nullptr, &method);
   if (best_info.finished) {
     info.best_val_accuracy = best_info.best_val_accuracy;
-    fmt::print(stderr, "--resume: {} already holds the result of {}'s final stage\n", best_path, method.name());
-  } else if (method.finish(net, *this)) {
-    const double val_acc = data.val.size() > 0 ? accuracy(net, data.val, eval_bs, workers) : -1;
-    info.best_val_accuracy = val_acc;
-    info.finished = true;
-    save_checkpoint(best_path, info, net, nullptr, &method);
-    log({{"stage", "finish"}, {"method", method.name()}, {"val_accuracy", val_acc}});
-    if (config_.boolean("output.progress"))
-      fmt::print(stderr, "  {} final stage: validation accuracy {:.2f}%\n", method.name(), 100 * val_acc);
+    fmt::print(stderr, "--resume: {} already holds the result of {}'s final stages\n", best_path, method.name());
+  } else {
+    info.best_val_accuracy = best_info.best_val_accuracy;
+    run_final_stages(net, method, info, best_path);
   }
   result.epochs = info.epoch;
   result.best_val_accuracy = info.best_val_accuracy;

@@ -11,6 +11,7 @@
 #include "crmt/core/precision.h"
 #include "crmt/data/dataset.h"
 #include "crmt/models/multimodal_net.h"
+#include "crmt/train/checkpoint.h"
 #include "crmt/train/loss_scaler.h"
 #include "crmt/train/method.h"
 #include "crmt/train/training_context.h"
@@ -53,6 +54,8 @@ class Trainer : public TrainingContext {
                        uint64_t shuffle_seed, const std::string& label, bool train_mode) override {
     return run_epoch(net, data().train, optimizer, loss, {}, shuffle_seed, label, train_mode);
   }
+  void load_last_weights(MultiModalNet& net) override;
+  double keep_if_best(MultiModalNet& net, const std::string& stage) override;
 
   const Config& config() const override { return config_; }
   const DataSplits& data() const override;
@@ -65,10 +68,17 @@ class Trainer : public TrainingContext {
   void log(const nlohmann::json& record) override;
 
  private:
+  // After the main epochs: the method's final stage, then batch-norm re-estimation
+  // (train.bn_recalibrate_epochs); a result they changed is validated and saved as the finished best.
+  void run_final_stages(MultiModalNet& net, Method& method, CheckpointInfo& info, const std::string& best_path);
+
   Config config_;
   std::string out_dir_, architecture_;
   const DataSplits* data_ = nullptr;
   std::unique_ptr<LossScaler> scaler_;  // fp16 only; kept across epochs and stages
+  // Set while fit() runs final stages, for load_last_weights and keep_if_best.
+  Method* method_ = nullptr;
+  CheckpointInfo* info_ = nullptr;
 };
 
 // Top-1 accuracy (in [0, 1]) of `net` in eval mode, batched.

@@ -40,6 +40,14 @@ class TrainingContext {
   // loop as the main epochs. train_mode = false keeps batch-norm statistics frozen.
   virtual EpochStats run_stage(MultiModalNet& net, torch::optim::Optimizer& optimizer, const LossFn& loss,
                                uint64_t shuffle_seed, const std::string& label, bool train_mode) = 0;
+  // Final stages only: replaces the model's weights (and the method's state) with those of the last
+  // main epoch (out_dir/last.pt), for a stage that continues from them rather than from the best
+  // checkpoint (the official CRMT code's step 2).
+  virtual void load_last_weights(MultiModalNet& net) = 0;
+  // Final stages only: validates `net` and, when it beats every checkpoint of the run so far, makes
+  // it best.pt. Returns the validation accuracy (in [0, 1]; -1 without a validation split, which
+  // never wins).
+  virtual double keep_if_best(MultiModalNet& net, const std::string& stage) = 0;
 };
 
 }  // namespace crmt
