@@ -1,4 +1,5 @@
 #include "crmt/data/embedded_dataset.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -171,6 +172,23 @@ TEST_F(Embedded, MetaJsonRecordsVoicesVersionAndFiles) {
             crmt::embedded_voices(crmt::EmbeddedSplit::Test, small, 0)[0].describe());
   EXPECT_EQ(meta["version"].get<int>(), crmt::kEmbeddedVersion);
   EXPECT_EQ(meta["files"].size(), 6u);
+}
+
+TEST_F(Embedded, ACacheMadeWithOtherCorruptionSettingsIsRefusedNamingTheSetting) {
+  auto opt = load_options(dir());
+  auto recipe = small_options(dir()).recipe;  // the default corruption settings
+  opt.recipe = recipe;
+  EXPECT_NO_THROW(crmt::load_embedded(opt));
+  recipe.visual_noise_std = 0.5;
+  opt.recipe = recipe;
+  auto msg = crmt::test::error_of([&] { crmt::load_embedded(opt); });
+  EXPECT_NE(msg.find("meta.json"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("visual_noise_std"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("data.root"), std::string::npos) << msg;
+  recipe = small_options(dir()).recipe;
+  recipe.max_snr_db = 9;
+  opt.recipe = recipe;
+  EXPECT_NE(crmt::test::error_of([&] { crmt::load_embedded(opt); }).find("snr_db"), std::string::npos);
 }
 
 TEST_F(Embedded, StratifiedSubsetsAndValidationSizes) {

@@ -52,7 +52,7 @@ TEST(Crmt, Step2RaisesTheBoundAndOnlyMovesTheClassWeights) {
   Crmt crmt(CrmtSettings::from_config(step2_cfg));
   Trainer trainer(step2_cfg, step2_cfg.str("output.dir"), describe_architecture(net));
   trainer.set_data(data);
-  crmt.run_step2(net, trainer, "step 2");
+  crmt.run_step2(net, trainer, "step 2", 5);
   net->eval();
   const double after = mean_bound(net, data.train);
   EXPECT_GT(after, before + 1e-3) << "step 2 must raise the mean certified bound on the training set";

@@ -160,16 +160,16 @@ class ApgdRun {
 }  // namespace
 
 std::vector<int> apgd_checkpoints(int iterations) {
-  std::vector<double> p{0.0, 0.22};
-  while (true) {
-    const double next = p.back() + std::max(p.back() - p[p.size() - 2] - 0.03, 0.06);
-    if (next > 1) break;
-    p.push_back(next);
-  }
+  // In whole iterations, as the reference implementation counts them: the first check after
+  // 22% of the budget, then gaps shrinking by 3% down to 6%.
+  const int first = std::max(1, static_cast<int>(0.22 * iterations));
+  const int shrink = std::max(1, static_cast<int>(0.03 * iterations));
+  const int smallest = std::max(1, static_cast<int>(0.06 * iterations));
   std::vector<int> out;
-  for (size_t j = 1; j < p.size(); ++j) {
-    const int w = static_cast<int>(std::ceil(p[j] * iterations));
-    if (w >= 1 && w < iterations && (out.empty() || w > out.back())) out.push_back(w);
+  for (int at = first, gap = first; at < iterations;) {
+    out.push_back(at);
+    gap = std::max(gap - shrink, smallest);
+    at += gap;
   }
   return out;
 }
@@ -184,6 +184,15 @@ at::Tensor dlr_loss(const at::Tensor& logits, const at::Tensor& labels) {
   return -(own - other) / (sorted.select(1, 0) - sorted.select(1, 2) + 1e-12);
 }
 
+std::string ApgdL2::name() const {
+  switch (s_.loss) {
+    case ApgdLoss::cross_entropy: return "apgd_ce";
+    case ApgdLoss::dlr: return "apgd_dlr";
+    case ApgdLoss::both: break;
+  }
+  return "apgd";
+}
+
 Batch ApgdL2::attack(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) const {
   if (s_.eps < 0) fail("apgd: eps must be >= 0, got {}", s_.eps);
   if (s_.iterations < 1) fail("apgd: steps must be positive, got {}", s_.iterations);
@@ -191,7 +200,8 @@ Batch ApgdL2::attack(MultiModalNet& net, const Batch& batch, const std::vector<s
   if (targets.empty() || s_.eps == 0 || batch.size() == 0) return batch;
   const Fp32Scope fp32;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(s_.seed);
-  Batch out = batch;
+  Batch out = batch;  // the attacked inputs are written row by row: copies, never the caller's tensors
+  for (auto m : targets) out.inputs[m] = batch.inputs[m].clone();
   at::Tensor robust;  // samples not broken yet, on the batch's device
   {
     torch::NoGradGuard no_grad;

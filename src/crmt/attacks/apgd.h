@@ -31,7 +31,7 @@ struct ApgdSettings {
 class ApgdL2 : public Attack {
  public:
   explicit ApgdL2(ApgdSettings s) : s_(s) {}
-  std::string name() const override { return "apgd"; }
+  std::string name() const override;
 
  protected:
   Batch attack(MultiModalNet& net, const Batch& batch, const std::vector<size_t>& targets) const override;
@@ -40,8 +40,8 @@ class ApgdL2 : public Attack {
   ApgdSettings s_;
 };
 
-// The iterations (1-based, < iterations) after which APGD checks its progress: w_j = ceil(p_j N)
-// with p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06).
+// The iterations (1-based, < iterations) after which APGD checks its progress: w_1 = 0.22 N, then
+// w_{j+1} = w_j + max(w_j - w_{j-1} - 0.03 N, 0.06 N) (p_j of the paper, in whole iterations).
 std::vector<int> apgd_checkpoints(int iterations);
 
 // Per-sample DLR loss [N] of logits [N, K] (K >= 3) against labels [N].
