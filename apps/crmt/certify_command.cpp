@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "crmt/certify/apgd_check.h"
 #include "crmt/certify/audit.h"
 #include "crmt/certify/certificate.h"
 #include "crmt/certify/lipschitz.h"
@@ -19,7 +20,8 @@ void add_certify_command(CLI::App& app) {
   struct Options {
     std::string checkpoint, lipschitz = "empirical", radii = "0,0.1,0.25,0.5,1", per_sample;
     int64_t samples = -1;
-    bool audit = false, json = false;
+    bool audit = false, json = false, apgd = false;
+    int apgd_steps = 100, apgd_restarts = 5;
     std::vector<std::string> overrides;
     std::string device;
     int threads = 0;
@@ -33,6 +35,10 @@ void add_certify_command(CLI::App& app) {
                   "training samples for the empirical Lipschitz estimate (default: config crmt.lipschitz_samples)");
   cmd->add_option("--radii", opt->radii, "comma-separated l2 radii for certified accuracy")->capture_default_str();
   cmd->add_flag("--audit", opt->audit, "attack every certified sample with l2-PGD inside its radius and report violations");
+  cmd->add_flag("--apgd", opt->apgd,
+                "attack the samples certified at each radius r > 0 with APGD at eps r and count those it breaks");
+  cmd->add_option("--apgd-steps", opt->apgd_steps, "--apgd: iterations")->capture_default_str();
+  cmd->add_option("--apgd-restarts", opt->apgd_restarts, "--apgd: restarts per loss")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print JSON instead of tables");
   cmd->add_option("--per-sample", opt->per_sample, "write one CSV row per test sample to this file");
   cmd->add_option("--set", opt->overrides, "section.key=value applied to the stored config (e.g. data.test_size=1000)");
@@ -52,14 +58,19 @@ void add_certify_command(CLI::App& app) {
     auto cert = certify(e.net, e.data.test, lipschitz, radii, e.config.integer("train.eval_batch_size"));
     std::optional<AuditResult> audit;
     if (opt->audit) audit = audit_certificate(e.net, e.data.test, cert);
-    if (!opt->per_sample.empty()) write_file_atomically(opt->per_sample, per_sample_table(cert).to_csv());
+    std::optional<ApgdCheck> strong;
+    if (opt->apgd)
+      strong = apgd_check(e.net, e.data.test, cert, opt->apgd_steps, opt->apgd_restarts,
+                          e.config.integer("train.eval_batch_size"));    if (!opt->per_sample.empty()) write_file_atomically(opt->per_sample, per_sample_table(cert).to_csv());
     if (opt->json) {
       nlohmann::json j = {{"checkpoint", opt->checkpoint}, {"certificate", certificate_json(cert)}};
       if (audit) j["audit"] = audit_json(*audit);
+      if (strong) j["apgd_check"] = apgd_check_json(*strong);
       fmt::print("{}\n", j.dump(2));
     } else {
       fmt::print("{}\n{}", opt->checkpoint, certificate_report(cert));
       if (audit) fmt::print("{}", audit_report(*audit));
+      if (strong) fmt::print("{}", apgd_check_report(*strong));
     }
   });
 }

@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "crmt/core/runtime.h"
+#include "crmt/data/data_factory.h"
 #include "crmt/data/embedded_dataset.h"
 #include "crmt/data/fixtures/make_fixture.h"
 
@@ -13,21 +14,31 @@ void add_data_command(CLI::App& app) {
   data->require_subcommand(1);
   auto* prepare = data->add_subcommand("prepare", "build the embedded audio-visual dataset (Fashion-MNIST + spoken class names)");
   struct Options {
-    std::string root = "data/embedded";
+    std::string root = "data/embedded", config;
     uint64_t seed = 0;
     bool force = false;
     int threads = 0;
   };
   auto opt = std::make_shared<Options>();
-  prepare->add_option("--root", opt->root, "where to write it")->capture_default_str();
+  auto* root = prepare->add_option("--root", opt->root, "where to write it")->capture_default_str();
+  prepare->add_option("--config", opt->config,
+                      "take data.root (unless --root) and the corruption settings (data.embedded) from this config");
   prepare->add_option("--seed", opt->seed, "pairing and noise seed")->capture_default_str();
   prepare->add_flag("--force", opt->force, "rebuild even when a valid cache exists");
   add_threads_option(*prepare, opt->threads);
-  prepare->callback([opt] {
+  prepare->callback([opt, root] {
     configure_threads(opt->threads);
     auto start = std::chrono::steady_clock::now();
+    EmbeddedPrepareOptions prep;
+    if (!opt->config.empty()) {
+      const auto config = Config::load(opt->config);
+      prep.recipe = embedded_recipe(config);
+      if (root->count() == 0) opt->root = config.str("data.root");
+    }
     if (opt->force) std::filesystem::remove_all(opt->root);
-    prepare_embedded(opt->root, opt->seed, true);
+    prep.dir = opt->root;
+    prep.seed = opt->seed;
+    prepare_embedded(prep);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uintmax_t bytes = 0;
     for (const auto& f : std::filesystem::recursive_directory_iterator(opt->root))

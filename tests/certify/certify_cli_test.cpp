@@ -50,6 +50,29 @@ TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
   for (std::string line; std::getline(in, line);) rows += !line.empty();
   EXPECT_EQ(rows, 30);
 
+  // The strong evaluation: APGD in eval (next to the suite) and against the certificate.
+  auto strong = test::run_cli("eval --checkpoint " + ckpt + " --suite --strong --strong-steps 10 --strong-restarts 1 "
+                              "--unimodal-eps 1.0 --json --threads 1");
+  ASSERT_EQ(strong.exit_code, 0) << strong.output;
+  double pgd_all = -1, apgd_all = -1;
+  int apgd_cases = 0;
+  const auto strong_json = parse_json_output(strong.output);
+  for (const auto& r : strong_json["runs"][0]["results"]) {
+    if (r["attack"] == "pgd" && r["modality"] == "all") pgd_all = r["accuracy"].get<double>();
+    if (r["attack"] == "apgd") {
+      ++apgd_cases;
+      EXPECT_EQ(r["restarts"], 1);
+      EXPECT_EQ(r["eps"].get<double>(), r["modality"] == "all" ? 0.5 : 1.0);
+      if (r["modality"] == "all") apgd_all = r["accuracy"].get<double>();
+    }
+  }
+  EXPECT_EQ(apgd_cases, 3) << "APGD on all and on each modality";
+  EXPECT_LE(apgd_all, pgd_all);
+  auto checked = test::run_cli("certify --checkpoint " + ckpt +
+                               " --lipschitz guaranteed --radii 0,0.1 --apgd --apgd-steps 10 --apgd-restarts 1 --threads 1");
+  ASSERT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_NE(checked.output.find("no certified sample was broken"), std::string::npos) << checked.output;
+
   auto bad = test::run_cli("certify --checkpoint " + ckpt + " --lipschitz exact");
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
   EXPECT_NE(bad.output.find("empirical"), std::string::npos) << bad.output;

@@ -42,12 +42,7 @@ max_snr_db: 2
 
 DataSplits load_embedded_splits(const Config& config, bool show_progress) {
   EmbeddedOptions o;
-  EmbeddedRecipe recipe;
-  recipe.visual_noise_std = config.real("data.embedded.visual_noise_std");
-  recipe.visual_occlusion = static_cast<int>(config.integer("data.embedded.visual_occlusion"));
-  recipe.min_snr_db = config.real("data.embedded.min_snr_db");
-  recipe.max_snr_db = config.real("data.embedded.max_snr_db");
-  o.recipe = recipe;
+  o.recipe = embedded_recipe(config);
   o.dir = config.str("data.root");
   o.train_size = config.integer("data.train_size");
   o.test_size = config.integer("data.test_size");
@@ -60,6 +55,16 @@ CRMT_REGISTER_SOURCE("embedded", "the offline audio-visual default: Fashion-MNIS
                      load_embedded_splits);
 
 }  // namespace
+
+EmbeddedRecipe embedded_recipe(const Config& config) {
+  EmbeddedRecipe recipe;
+  recipe.visual_noise_std = config.real("data.embedded.visual_noise_std");
+  recipe.visual_occlusion = static_cast<int>(config.integer("data.embedded.visual_occlusion"));
+  recipe.min_snr_db = config.real("data.embedded.min_snr_db");
+  recipe.max_snr_db = config.real("data.embedded.max_snr_db");
+  check_recipe(recipe);
+  return recipe;
+}
 
 DataSplits load_data(const Config& config, bool show_progress) {
   // Checked for every source, so that a typo is an error even where nothing is read from files.
