@@ -17,6 +17,20 @@
 
 namespace crmt::test {
 
+namespace {
+std::vector<std::filesystem::path>& made_dirs() {
+  static std::vector<std::filesystem::path> dirs;
+  return dirs;
+}
+}  // namespace
+
+void remove_temp_dirs() {
+  if (const char* keep = std::getenv("CRMT_KEEP_TEST_DIRS"); keep && std::string(keep) == "1") return;
+  std::error_code ignored;  // a folder already gone is fine
+  for (const auto& dir : made_dirs()) std::filesystem::remove_all(dir, ignored);
+  made_dirs().clear();
+}
+
 std::filesystem::path temp_dir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string unique = info ? std::string(info->test_suite_name()) + "_" + info->name() : "crmt";
@@ -26,6 +40,7 @@ std::filesystem::path temp_dir(const std::string& name) {
              ("crmt_test_" + unique + "_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  made_dirs().push_back(dir);
   return dir;
 }
 

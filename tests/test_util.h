@@ -11,6 +11,9 @@ namespace crmt::test {
 
 // A fresh empty folder under the system temp dir, unique per test.
 std::filesystem::path temp_dir(const std::string& name);
+// Removes every folder temp_dir made in this process (test_main calls it after the run; a suite
+// run used to leave gigabytes of checkpoints in /tmp). CRMT_KEEP_TEST_DIRS=1 keeps them.
+void remove_temp_dirs();
 
 // A config for fast synthetic runs: MLP encoders, no progress bar, output in `out_dir`.
 Config synthetic_config(const std::filesystem::path& out_dir, int modalities = 2, int epochs = 3);
