@@ -194,6 +194,8 @@ TEST(FinalStages, AnUnknownChoiceNamesTheKeyAndItsValues) {
     EXPECT_NE(msg.find(key), std::string::npos) << msg;
     EXPECT_NE(msg.find("'sometimes'"), std::string::npos) << msg;
   }
+  auto cfg = cnn_config(test::temp_dir("choice"), "crmt_jt", {"crmt.step2_keep=best_validation"});
+  EXPECT_NE(test::error_of([&] { (void)CrmtSettings::from_config(cfg); }).find("crmt.step2_from: last"), std::string::npos);
 }
 
 }  // namespace

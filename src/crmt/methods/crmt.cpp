@@ -82,6 +82,10 @@ CrmtSettings CrmtSettings::from_config(const Config& config) {
       static_cast<Step2Lipschitz>(parse_choice(config, "crmt.lipschitz_estimator", {"unimodal", "official"}));
   s.step2_from = static_cast<Step2From>(parse_choice(config, "crmt.step2_from", {"best", "last"}));
   s.step2_keep = static_cast<Step2Keep>(parse_choice(config, "crmt.step2_keep", {"final", "best_validation"}));
+  // Step-2 epochs that compete for best.pt overwrite it; a resumed run must then find its starting
+  // point elsewhere than in best.pt: last.pt, which only the main epochs write.
+  if (s.step2_keep == Step2Keep::best_validation && s.step2_from != Step2From::last)
+    fail("crmt.step2_keep: best_validation needs crmt.step2_from: last (the official pairing)");
   if (s.lipschitz_samples < 0) fail("crmt.lipschitz_samples must be >= 0 (0 = all), got {}", s.lipschitz_samples);
   if (!config.boolean("crmt.step1")) s.rho = 0;
   if (s.rho < 0) fail("crmt.rho must be >= 0, got {}", s.rho);
