@@ -22,8 +22,6 @@ ApgdCheck apgd_check(MultiModalNet& net, const MultiModalDataset& data, const Ce
   check.lipschitz_kind = cert.lipschitz.kind;
   check.iterations = iterations;
   check.restarts = restarts;
-  std::vector<size_t> all(data.specs.size());
-  for (size_t m = 0; m < all.size(); ++m) all[m] = m;
   for (double r : cert.radii) {
     if (!(r > 0) || !std::isfinite(r)) continue;
     std::vector<int64_t> chosen;
@@ -40,7 +38,7 @@ ApgdCheck apgd_check(MultiModalNet& net, const MultiModalDataset& data, const Ce
       const auto end = std::min(chosen.size(), start + static_cast<size_t>(batch_size));
       auto idx = torch::tensor(std::vector<int64_t>(chosen.begin() + start, chosen.begin() + end), torch::kLong);
       auto batch = data.batch(idx);
-      auto adv = attack->perturb(net, batch, all);
+      auto adv = attack->perturb(net, batch, resolve_targets(batch, {"all"}));
       torch::NoGradGuard no_grad;
       row.broken += net->forward(adv).logits.argmax(1).ne(adv.labels).sum().item<int64_t>();
     }

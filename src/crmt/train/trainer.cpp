@@ -136,6 +136,13 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   return stats;
 }
 
+double Trainer::validation_accuracy(MultiModalNet& net) {
+  const auto& val = data().val;
+  return val.size() > 0 ? accuracy(net, val, config_.integer("train.eval_batch_size"),
+                                   static_cast<int>(config_.integer("data.workers")))
+                        : -1;
+}
+
 void Trainer::load_last_weights(MultiModalNet& net) {
   if (!method_) fail("load_last_weights: only a final stage of fit() can switch to the last epoch's weights");
   (void)load_checkpoint(last_checkpoint(), architecture_, net, nullptr, method_);
@@ -143,11 +150,7 @@ void Trainer::load_last_weights(MultiModalNet& net) {
 
 double Trainer::keep_if_best(MultiModalNet& net, const std::string& stage) {
   if (!method_ || !info_) fail("keep_if_best: only a final stage of fit() can compete for the best checkpoint");
-  const auto& splits = data();
-  const double val_acc = splits.val.size() > 0
-                             ? accuracy(net, splits.val, config_.integer("train.eval_batch_size"),
-                                        static_cast<int>(config_.integer("data.workers")))
-                             : -1;
+  const double val_acc = validation_accuracy(net);
   const bool improved = val_acc > info_->best_val_accuracy;
   if (improved) {
     info_->best_val_accuracy = val_acc;
@@ -160,7 +163,6 @@ double Trainer::keep_if_best(MultiModalNet& net, const std::string& stage) {
 }
 
 void Trainer::run_final_stages(MultiModalNet& net, Method& method, CheckpointInfo& info, const std::string& best_path) {
-  const int64_t eval_bs = config_.integer("train.eval_batch_size");
   const int workers = static_cast<int>(config_.integer("data.workers"));
   const int64_t recalibrate = config_.integer("train.bn_recalibrate_epochs");
   if (recalibrate < 0) fail("train.bn_recalibrate_epochs must be >= 0, got {}", recalibrate);
@@ -191,7 +193,7 @@ void Trainer::run_final_stages(MultiModalNet& net, Method& method, CheckpointInf
     changed = changed || layers > 0;
   }
   if (!changed) return;
-  const double val_acc = data().val.size() > 0 ? accuracy(net, data().val, eval_bs, workers) : -1;
+  const double val_acc = validation_accuracy(net);
   info.best_val_accuracy = val_acc;
   info.finished = true;
   save_checkpoint(best_path, info, net, nullptr, &method);

@@ -68,6 +68,8 @@ class Trainer : public TrainingContext {
   void log(const nlohmann::json& record) override;
 
  private:
+  // Accuracy on the validation split, -1 without one (never the best).
+  double validation_accuracy(MultiModalNet& net);
   // After the main epochs: the method's final stage, then batch-norm re-estimation
   // (train.bn_recalibrate_epochs); a result they changed is validated and saved as the finished best.
   void run_final_stages(MultiModalNet& net, Method& method, CheckpointInfo& info, const std::string& best_path);
