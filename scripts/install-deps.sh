@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   zlib1g-dev libjpeg-dev dataset-fashion-mnist
   libespeak-ng-dev espeak-ng-data
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
+  libopencv-dev libopencv-contrib-dev
   gnuplot-nox
 )
 missing=()

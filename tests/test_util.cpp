@@ -1,11 +1,17 @@
 #include "test_util.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -14,6 +20,8 @@
 #include "crmt/methods/joint_training.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/train/trainer.h"
+
+extern char** environ;
 
 namespace crmt::test {
 
@@ -123,6 +131,48 @@ CommandResult run_cli(const std::string& args) {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+int spawn_cli(const std::vector<std::string>& args) {
+  std::vector<std::string> all{CRMT_CLI_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int err = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return err == 0 ? pid : -1;
+}
+
+int run_cli_to_end(const std::vector<std::string>& args) {
+  const pid_t pid = spawn_cli(args);
+  if (pid < 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool run_cli_and_kill(const std::vector<std::string>& args, double seconds, double& ran) {
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = spawn_cli(args);
+  if (pid < 0) return false;
+  const auto until = start + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return true;
 }
 
 }  // namespace crmt::test

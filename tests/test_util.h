@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "crmt/core/config.h"
 #include "crmt/data/dataset.h"
@@ -42,5 +43,13 @@ struct CommandResult {
 };
 // Runs the crmt command-line tool with `args` (shell-quoted by the caller).
 CommandResult run_cli(const std::string& args);
+
+// Starts the command-line tool with `args` (stdout and stderr to /dev/null); its pid.
+int spawn_cli(const std::vector<std::string>& args);
+// Runs it to the end; the exit status (-1 when it did not exit normally).
+int run_cli_to_end(const std::vector<std::string>& args);
+// Runs it for `seconds`, then SIGKILL. True when it was killed; false when it ended first, with how
+// long it ran in `ran`.
+bool run_cli_and_kill(const std::vector<std::string>& args, double seconds, double& ran);
 
 }  // namespace crmt::test

@@ -21,6 +21,10 @@ void add_report_command(CLI::App& app);
 std::vector<double> parse_nonnegative_list(const std::string& text, const std::string& option,
                                            bool allow_infinity = false);
 
+// The process's exit status when no error was thrown (0 unless a command sets it, e.g. 2 when
+// `data prepare` finished with failed clips).
+int& exit_code();
+
 // --threads N (0 = all cores), shared by every subcommand that computes.
 void add_threads_option(CLI::App& command, int& threads);
 

@@ -8,6 +8,11 @@
 
 namespace crmt::cli {
 
+int& exit_code() {
+  static int code = 0;
+  return code;
+}
+
 void add_threads_option(CLI::App& command, int& threads) {
   command.add_option("--threads", threads, "intra-op threads; 0 = all cores (libtorch's own default is 1)")
       ->default_val(0)
@@ -48,5 +53,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "crmt: error: %s\n", e.what());
     return 1;
   }
-  return 0;
+  return crmt::cli::exit_code();
 }

@@ -3,10 +3,6 @@
 // and metrics as a run that was never interrupted; so does `crmt compare`, killed anywhere in its
 // runs or evaluations and started again.
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -19,8 +15,6 @@
 
 #include "crmt/pipeline/experiment.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace crmt {
 namespace {
@@ -51,47 +45,10 @@ std::vector<std::string> train_args(const fs::path& out, bool official = false) 
   return args;
 }
 
-// Starts the CLI with `args` (stdout and stderr to /dev/null); returns its pid.
-pid_t spawn(const std::vector<std::string>& args) {
-  std::vector<std::string> all{CRMT_CLI_PATH};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
+int run(const std::vector<std::string>& args) { return test::run_cli_to_end(args); }
 
-// Runs to the end; the exit status.
-int run(const std::vector<std::string>& args) {
-  int status = 0;
-  waitpid(spawn(args), &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Runs for `seconds`, then SIGKILL. True when it was killed; false when it ended first, with how
-// long it ran in `ran`.
 bool run_and_kill(const std::vector<std::string>& args, double seconds, double& ran) {
-  const auto start = std::chrono::steady_clock::now();
-  const pid_t pid = spawn(args);
-  const auto until = start + std::chrono::duration<double>(seconds);
-  int status = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return true;
+  return test::run_cli_and_kill(args, seconds, ran);
 }
 
 std::vector<torch::Tensor> weights_of(const fs::path& checkpoint) {

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <numeric>
@@ -173,6 +174,32 @@ std::vector<float> resample(const std::vector<float>& waveform, int from_rate, i
     out[static_cast<size_t>(i)] = static_cast<float>(acc);
   }
   return out;
+}
+
+at::Tensor vggsound_audio_feature(std::vector<float> x, int64_t start) {
+  constexpr int64_t kWindow = 5 * 16000;
+  if (x.empty()) fail("vggsound_audio_feature: no audio samples");
+  if (start < 0 || start > kVggSoundWindowRange)
+    fail("vggsound_audio_feature: start must be 0..{} (got {})", kVggSoundWindowRange, start);
+  while (x.size() < static_cast<size_t>(2 * kWindow)) x.insert(x.end(), x.begin(), x.end());
+  std::vector<float> window(x.begin() + static_cast<std::ptrdiff_t>(start),
+                            x.begin() + static_cast<std::ptrdiff_t>(start + kWindow));
+  for (auto& v : window) v = std::clamp(v, -1.0f, 1.0f);
+  LogStftOptions opt;
+  opt.n_fft = 256;
+  opt.hop = 128;
+  return log_stft(window, opt);
+}
+
+at::Tensor cremad_audio_feature(const std::vector<float>& x) {
+  constexpr int64_t kSamples = 3 * 22050;  // 188 STFT frames with hop 353
+  if (x.empty()) fail("cremad_audio_feature: no audio samples");
+  std::vector<float> clip(static_cast<size_t>(kSamples));
+  for (size_t i = 0; i < clip.size(); ++i) clip[i] = std::clamp(x[i % x.size()], -1.0f, 1.0f);  // tiled, as OGM-GE
+  LogStftOptions opt;
+  opt.n_fft = 512;
+  opt.hop = 353;
+  return log_stft(clip, opt);
 }
 
 }  // namespace crmt

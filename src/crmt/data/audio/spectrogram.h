@@ -40,6 +40,16 @@ struct LogStftOptions {
 };
 at::Tensor log_stft(const std::vector<float>& waveform, const LogStftOptions& opt);
 
+// OGM-GE's VGGSound feature: the 16 kHz mono waveform repeated until it lasts at least 10 s, the
+// 5 s window (80,000 samples) starting at sample `start` (0..80,000; OGM-GE draws it uniformly),
+// clipped to +-1, log|STFT| with n_fft 256, hop 128: float32 [129, 626].
+constexpr int64_t kVggSoundWindowRange = 80000;
+at::Tensor vggsound_audio_feature(std::vector<float> waveform_16k, int64_t start);
+
+// OGM-GE's CREMA-D feature: the 22,050 Hz mono waveform repeated, its first 3 s (66,150 samples),
+// clipped to +-1, log|STFT| with n_fft 512, hop 353: float32 [257, 188].
+at::Tensor cremad_audio_feature(const std::vector<float>& waveform_22k);
+
 // Band-limited resampling (windowed sinc) from one rate to another, as librosa.load(sr=...) does
 // when the file's rate differs; equal rates return the input.
 std::vector<float> resample(const std::vector<float>& waveform, int from_rate, int to_rate);

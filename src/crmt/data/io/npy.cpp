@@ -229,14 +229,14 @@ at::Tensor read_npy(const std::string& path) {
   return t;
 }
 
-void write_npy(const std::string& path, const at::Tensor& t) {
+std::string encode_npy(const at::Tensor& t) {
   const auto c = t.to(at::kCPU).contiguous();
-  const std::string header = header_text(c);
-  const auto bytes = c.numel() * static_cast<int64_t>(c.element_size());
-  write_file_atomically(path, [&](std::ostream& out) {
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    if (bytes > 0) out.write(static_cast<const char*>(c.data_ptr()), bytes);
-  });
+  std::string out = header_text(c);
+  const auto bytes = static_cast<size_t>(c.numel()) * c.element_size();
+  if (bytes > 0) out.append(static_cast<const char*>(c.data_ptr()), bytes);
+  return out;
 }
+
+void write_npy(const std::string& path, const at::Tensor& t) { write_file_atomically(path, encode_npy(t)); }
 
 }  // namespace crmt

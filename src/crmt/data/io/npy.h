@@ -27,5 +27,7 @@ at::Tensor read_npy(const std::string& path);
 
 // Writes `t` (any of the dtypes above, made contiguous) as an .npy version 1.0 file, atomically.
 void write_npy(const std::string& path, const at::Tensor& t);
+// The bytes of that file.
+std::string encode_npy(const at::Tensor& t);
 
 }  // namespace crmt

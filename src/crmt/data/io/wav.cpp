@@ -130,10 +130,21 @@ WavAudio read_wav(const std::string& path) {
   fail("{}: WAV file without {} chunk", path, have_fmt ? "a 'data'" : "a 'fmt '");
 }
 
-void write_wav(const std::string& path, const std::vector<float>& samples, int sample_rate) {
-  if (sample_rate <= 0) fail("write_wav {}: sample rate must be positive (got {})", path, sample_rate);
+std::vector<int16_t> to_pcm16(const std::vector<float>& samples) {
+  std::vector<int16_t> out(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    // Scaled by 32767 (as libsndfile writes floats) so that +1 does not wrap; NaN becomes 0.
+    const float x = samples[i];
+    const float c = std::isnan(x) ? 0.0f : std::clamp(x, -1.0f, 1.0f);
+    out[i] = static_cast<int16_t>(std::lrint(c * 32767.0f));
+  }
+  return out;
+}
+
+std::string encode_wav(const std::vector<int16_t>& samples, int sample_rate, const std::string& name) {
+  if (sample_rate <= 0) fail("write_wav {}: sample rate must be positive (got {})", name, sample_rate);
   const uint64_t data_bytes = samples.size() * 2;
-  if (data_bytes > 0xFFFFFFFFull - 36) fail("write_wav {}: too many samples for a WAV file", path);
+  if (data_bytes > 0xFFFFFFFFull - 36) fail("write_wav {}: too many samples for a WAV file", name);
   std::string out;
   out.reserve(44 + data_bytes);
   out += "RIFF";
@@ -148,12 +159,12 @@ void write_wav(const std::string& path, const std::vector<float>& samples, int s
   put16(out, 16);
   out += "data";
   put32(out, static_cast<uint32_t>(data_bytes));
-  for (float x : samples) {
-    // Scaled by 32767 (as libsndfile writes floats) so that +1 does not wrap; NaN becomes 0.
-    float c = std::isnan(x) ? 0.0f : std::clamp(x, -1.0f, 1.0f);
-    put16(out, static_cast<uint16_t>(static_cast<int16_t>(std::lrint(c * 32767.0f))));
-  }
-  write_file_atomically(path, out);
+  for (int16_t v : samples) put16(out, static_cast<uint16_t>(v));
+  return out;
+}
+
+void write_wav(const std::string& path, const std::vector<float>& samples, int sample_rate) {
+  write_file_atomically(path, encode_wav(to_pcm16(samples), sample_rate, path));
 }
 
 }  // namespace crmt

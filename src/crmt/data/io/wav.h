@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,5 +21,10 @@ WavAudio read_wav(const std::string& path);
 
 // Writes mono samples (clipped to +-1) as 16-bit PCM, atomically.
 void write_wav(const std::string& path, const std::vector<float>& samples, int sample_rate);
+
+// Full-scale floats (clipped to +-1) as 16-bit integers, x * 32767 rounded (libsndfile's scaling).
+std::vector<int16_t> to_pcm16(const std::vector<float>& samples);
+// The bytes of a mono 16-bit PCM WAV file; `name` is used in error messages.
+std::string encode_wav(const std::vector<int16_t>& samples, int sample_rate, const std::string& name);
 
 }  // namespace crmt

@@ -27,7 +27,6 @@ image_size: 224
 )");
 
 constexpr int kRate = 22050;
-constexpr int64_t kSamples = 3 * kRate;  // 66150 samples: 188 STFT frames with hop 353
 
 struct CremadSettings {
   int frames = 1, image_size = 224;
@@ -37,12 +36,7 @@ at::Tensor cremad_audio(const std::string& path) {
   const auto wav = read_wav(path);
   auto x = resample(wav.mono(), wav.sample_rate, kRate);
   if (x.empty()) fail("{}: no audio samples", path);
-  std::vector<float> clip(static_cast<size_t>(kSamples));
-  for (size_t i = 0; i < clip.size(); ++i) clip[i] = std::clamp(x[i % x.size()], -1.0f, 1.0f);  // tiled, as OGM-GE
-  LogStftOptions opt;
-  opt.n_fft = 512;
-  opt.hop = 353;
-  return log_stft(clip, opt);
+  return cremad_audio_feature(x);
 }
 
 class CremadSource : public ClipSource {

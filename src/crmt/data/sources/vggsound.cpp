@@ -34,7 +34,6 @@ image_size: 224
 )");
 
 constexpr int kSampleRate = 16000;
-constexpr int64_t kWindow = 5 * kSampleRate;  // 80000 samples: 626 STFT frames
 
 struct VggSettings {
   int frames = 3, image_size = 224;
@@ -50,15 +49,7 @@ at::Tensor vgg_wav_feature(const std::string& path, std::mt19937_64& rng) {
     fail("{}: {} Hz; VGGSound wavs must be 16000 Hz (ffmpeg -i clip.mp4 -ar 16000 clip.wav)", path, wav.sample_rate);
   auto x = wav.mono();
   if (x.empty()) fail("{}: no audio samples", path);
-  while (x.size() < static_cast<size_t>(2 * kWindow)) x.insert(x.end(), x.begin(), x.end());
-  const auto start = static_cast<size_t>(uniform_int(rng, 0, static_cast<int>(kWindow)));
-  std::vector<float> window(x.begin() + static_cast<std::ptrdiff_t>(start),
-                            x.begin() + static_cast<std::ptrdiff_t>(start + kWindow));
-  for (auto& v : window) v = std::clamp(v, -1.0f, 1.0f);
-  LogStftOptions opt;
-  opt.n_fft = 256;
-  opt.hop = 128;
-  return log_stft(window, opt);
+  return vggsound_audio_feature(std::move(x), uniform_int(rng, 0, static_cast<int>(kVggSoundWindowRange)));
 }
 
 class VggSoundSource : public ClipSource {
