@@ -17,7 +17,8 @@ TEST(QuantizeFlow, OfficialFormulaWithHalvesToEvenAndSaturation) {
   EXPECT_EQ(quantize_flow(-40.0f), 0);
   EXPECT_EQ(quantize_flow(1.0f), 136);    // 16 * 8.5 = 136
   EXPECT_EQ(quantize_flow(-1.0f), 119);   // 14 * 8.5 = 119
-  EXPECT_EQ(quantize_flow(0.1f), 129);    // 128.35
+  EXPECT_EQ(quantize_flow(0.1f), 128);    // 128.35
+  EXPECT_EQ(quantize_flow(0.2f), 129);    // 129.2
 }
 
 TEST(RgbToGray, OpenCvWeights) {

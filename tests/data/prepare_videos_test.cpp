@@ -69,7 +69,8 @@ fs::path ks_download(const fs::path& dir) {
   std::ofstream(v / "bowling" / "emptyfile01_000000_000010.mp4").close();
   make_clip(v / "bowling" / "shortclip01_000000_000010.mp4", 0.5);
   // An AVI whose codec tag no decoder knows.
-  sh("ffmpeg -nostdin -y -f lavfi -i testsrc2=s=96x72:r=25:d=3 -c:v mpeg4 -vtag XVID " + (dir / "x.avi").string());
+  sh("ffmpeg -nostdin -y -f lavfi -i testsrc2=s=96x72:r=25:d=3 -f lavfi -i sine=duration=3 -c:a pcm_s16le -c:v mpeg4 "
+     "-vtag XVID " + (dir / "x.avi").string());
   {
     std::ifstream in(dir / "x.avi", std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
@@ -118,7 +119,9 @@ TEST(PrepareVideos, KineticsSoundsBadClipsAreRecordedAndTheRunGoesOn) {
   EXPECT_NE(error_of("train/unsupport01_000000_000010").find("unsupported codec"), std::string::npos)
       << error_of("train/unsupport01_000000_000010");
   for (const auto& [key, entry] : manifest)
-    if (entry["status"] == "failed") EXPECT_EQ(entry["error"].get<std::string>().find('\n'), std::string::npos) << key;
+    if (entry["status"] == "failed") {
+      EXPECT_EQ(entry["error"].get<std::string>().find('\n'), std::string::npos) << key;
+    }
 
   // The loader's layout: 12 frames for 10 s at 25 fps (ffmpeg's -r 1), the [1024, 128] fbank.
   const auto out = dir / "out";

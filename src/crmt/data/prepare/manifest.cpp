@@ -13,13 +13,15 @@ Manifest::Manifest(std::string path) : path_(std::move(path)) {
   bool ends_with_newline = true;
   {
     std::ifstream in(path_, std::ios::binary);
-    std::string line, content;
+    std::string line;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       try {
         auto entry = nlohmann::json::parse(line);
-        if (entry.is_object() && entry.contains("clip") && entry["clip"].is_string())
-          entries_[entry["clip"].get<std::string>()] = std::move(entry);
+        if (entry.is_object() && entry.contains("clip") && entry["clip"].is_string()) {
+          const auto key = entry["clip"].get<std::string>();
+          entries_[key] = std::move(entry);
+        }
       } catch (const nlohmann::json::exception&) {
         // a line cut short by a kill: that clip is simply not recorded
       }
