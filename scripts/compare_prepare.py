@@ -156,6 +156,9 @@ def compare_ogm(args, work, frame_root):
         name = os.path.basename(d)
         stem = name[:-4] if name.endswith(".mp4") else name
         video = videos.get(stem)
+        if video is None and "_" in stem:  # VGGSound downloads: <id>_<start, 6 digits>
+            ytid, start = stem.rsplit("_", 1)
+            video = videos.get("{}_{:06d}".format(ytid, int(start))) if start.isdigit() else None
         if video is None:
             continue
         result["clips"] += 1
