@@ -47,6 +47,8 @@ struct Expected {
   // The prepared frame that shows the same picture as video frame fps (1 s in), relative path
   std::string (*frame_at_1s)(const json& clip);
 };
+// Shown by name in test listings.
+void PrintTo(const Expected& e, std::ostream* os) { *os << e.dataset; }
 
 const std::vector<Expected>& expectations() {
   static const std::vector<Expected> v{

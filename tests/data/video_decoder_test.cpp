@@ -106,6 +106,7 @@ struct RateCase {
   bool audio;
   double output_rate;
 };
+void PrintTo(const RateCase& c, std::ostream* os) { *os << c.name; }
 
 class FrameChoiceMatchesFfmpeg : public ::testing::TestWithParam<RateCase> {};
 

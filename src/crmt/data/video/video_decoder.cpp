@@ -12,6 +12,7 @@ extern "C" {
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
 namespace crmt {
 namespace {
@@ -156,10 +157,17 @@ Image frame_to_rgb(const AVFrame* frame, const std::string& path) {
                           format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P;
   const int* bt601 = sws_getCoefficients(SWS_CS_ITU601);
   sws_setColorspaceDetails(sws.get(), bt601, full_range ? 1 : 0, bt601, 1, 0, 1 << 16, 1 << 16);
-  Image out(frame->height, frame->width, 3);
-  uint8_t* dst[1] = {out.pixels.data()};
-  int dst_stride[1] = {3 * frame->width};
+  // swscale's SIMD paths may touch a few bytes past a row: convert into aligned, padded rows, then
+  // copy into the exact-size image.
+  const int stride = FFALIGN(3 * frame->width + 64, 64);
+  thread_local std::vector<uint8_t> padded;
+  padded.assign(static_cast<size_t>(stride) * (frame->height + 1), 0);
+  uint8_t* dst[1] = {padded.data()};
+  int dst_stride[1] = {stride};
   sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+  Image out(frame->height, frame->width, 3);
+  for (int y = 0; y < frame->height; ++y)
+    std::copy_n(padded.data() + static_cast<size_t>(y) * stride, 3 * frame->width, out.row(y));
   return out;
 }
 
@@ -267,7 +275,7 @@ std::vector<int16_t> VideoDecoder::decode_audio(int sample_rate, int channels) {
   AVStream* stream = format->streams[state_->audio_index];
   CodecPtr decoder = open_decoder(path_, stream);
   std::unique_ptr<SwrContext, SwrFreer> swr;
-  AVChannelLayout out_layout;
+  AVChannelLayout out_layout{};
   av_channel_layout_default(&out_layout, channels);
   std::vector<int16_t> samples;
   auto convert = [&](const uint8_t** in, int in_count) {
@@ -281,7 +289,7 @@ std::vector<int16_t> VideoDecoder::decode_audio(int sample_rate, int channels) {
   };
   decode_stream(path_, format.get(), state_->audio_index, decoder.get(), [&](AVFrame* frame) {
     if (!swr) {
-      AVChannelLayout in_layout;
+      AVChannelLayout in_layout{};
       if (frame->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || frame->ch_layout.nb_channels == 0)
         av_channel_layout_default(&in_layout, std::max(1, frame->ch_layout.nb_channels));
       else
