@@ -11,6 +11,11 @@
 
 namespace crmt::prepare {
 
+void require_streams(const VideoDecoder& video, bool audio) {
+  if (!video.has_video()) throw ClipError(fmt::format("{}: no video stream", video.path()));
+  if (audio && !video.has_audio()) throw ClipError(fmt::format("{}: no audio stream", video.path()));
+}
+
 FrameCounts extract_frames(VideoDecoder& video, const FramePlan& plan, ClipOutputs& out) {
   const VideoInfo& info = video.video_info();
   FrameCounts counts;

@@ -28,6 +28,9 @@ struct FrameCounts {
   int rate_frames = 0, ogm_frames = 0, flows = 0;
 };
 
+// ClipError unless the video has a video stream (and an audio stream when `audio`).
+void require_streams(const VideoDecoder& video, bool audio);
+
 FrameCounts extract_frames(VideoDecoder& video, const FramePlan& plan, ClipOutputs& out);
 
 }  // namespace crmt::prepare

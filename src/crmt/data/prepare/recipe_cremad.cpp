@@ -51,7 +51,7 @@ class Cremad : public Recipe {
 
   ClipResult process(const ClipTask& task, ClipOutputs& out) const override {
     VideoDecoder video(task.video);
-    if (!video.has_video()) throw ClipError(fmt::format("{}: no video stream", task.video));
+    require_streams(video, false);
     FramePlan plan;
     plan.ogm_dir = "Image-01-FPS/" + task.name;
     plan.quality = quality_;

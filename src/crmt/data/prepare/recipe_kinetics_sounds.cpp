@@ -46,8 +46,7 @@ class KineticsSounds : public Recipe {
 
   ClipResult process(const ClipTask& task, ClipOutputs& out) const override {
     VideoDecoder video(task.video);
-    if (!video.has_video()) throw ClipError(fmt::format("{}: no video stream", task.video));
-    if (!video.has_audio()) throw ClipError(fmt::format("{}: no audio stream", task.video));
+    require_streams(video, true);
     FramePlan plan;
     plan.rate_fps = fps_;
     plan.rate_dir = (task.train ? "train-frames-1fps/train/" : "val-frames-1fps/test/") + task.name;

@@ -62,7 +62,7 @@ class Ucf101 : public Recipe {
 
   ClipResult process(const ClipTask& task, ClipOutputs& out) const override {
     VideoDecoder video(task.video);
-    if (!video.has_video()) throw ClipError(fmt::format("{}: no video stream", task.video));
+    require_streams(video, false);
     FramePlan plan;
     plan.rate_fps = fps_;
     plan.rate_dir = "rgb/" + task.name;

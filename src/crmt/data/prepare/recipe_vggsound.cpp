@@ -50,8 +50,7 @@ class VggSound : public Recipe {
 
   ClipResult process(const ClipTask& task, ClipOutputs& out) const override {
     VideoDecoder video(task.video);
-    if (!video.has_video()) throw ClipError(fmt::format("{}: no video stream", task.video));
-    if (!video.has_audio()) throw ClipError(fmt::format("{}: no audio stream", task.video));
+    require_streams(video, true);
     const std::string split = task.train ? "train" : "test";
     FramePlan plan;
     plan.ogm_dir = fmt::format("{0}-videos/{0}-set-img/Image-01-FPS/{1}.mp4", split, task.name);

@@ -14,6 +14,8 @@ extern "C" {
 #include <mutex>
 #include <vector>
 
+#include "crmt/data/video/av_handles.h"
+
 namespace crmt {
 namespace {
 
@@ -38,41 +40,17 @@ void install_log_capture() {
   std::call_once(once, [] { av_log_set_callback(log_to_thread); });
 }
 
-std::string av_error_text(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof text);
-  return text;
-}
-
 [[noreturn]] void decode_fail(const std::string& path, const std::string& what, int code) {
-  std::string message = fmt::format("{}: {}: {}", path, what, av_error_text(code));
+  std::string message = fmt::format("{}: {}: {}", path, what, av::error_text(code));
   if (!last_log_line.empty() && message.find(last_log_line) == std::string::npos)
     message += " (" + last_log_line + ")";
   throw DecodeError(message);
 }
 
-struct FormatCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct CodecFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct SwsFreer {
-  void operator()(SwsContext* c) const { sws_freeContext(c); }
-};
-struct SwrFreer {
-  void operator()(SwrContext* c) const { swr_free(&c); }
-};
-using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
-using CodecPtr = std::unique_ptr<AVCodecContext, CodecFreer>;
-using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
-using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
+using av::CodecPtr;
+using av::FormatPtr;
+using av::FramePtr;
+using av::PacketPtr;
 
 FormatPtr open_input(const std::string& path) {
   install_log_capture();
@@ -146,7 +124,7 @@ void decode_stream(const std::string& path, AVFormatContext* format, int index, 
 Image frame_to_rgb(const AVFrame* frame, const std::string& path) {
   const auto format = static_cast<AVPixelFormat>(frame->format);
   // One context per thread, rebuilt only when the frame size or format changes.
-  thread_local std::unique_ptr<SwsContext, SwsFreer> sws;
+  thread_local av::SwsPtr sws;
   sws.reset(sws_getCachedContext(sws.release(), frame->width, frame->height, format, frame->width, frame->height,
                                  AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr,
                                  nullptr, nullptr));
@@ -274,7 +252,7 @@ std::vector<int16_t> VideoDecoder::decode_audio(int sample_rate, int channels) {
   FormatPtr format = open_input(path_);
   AVStream* stream = format->streams[state_->audio_index];
   CodecPtr decoder = open_decoder(path_, stream);
-  std::unique_ptr<SwrContext, SwrFreer> swr;
+  av::SwrPtr swr;
   AVChannelLayout out_layout{};
   av_channel_layout_default(&out_layout, channels);
   std::vector<int16_t> samples;

@@ -17,44 +17,13 @@ extern "C" {
 }
 
 #include "crmt/core/error.h"
+#include "crmt/data/video/av_handles.h"
 
 namespace crmt {
 namespace {
 
-std::string av_error(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof buf);
-  return buf;
-}
-
-// Owners of libav objects: each freed by its own function.
-struct FreeCodec {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FreeFrame {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct FreePacket {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FreeSws {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
-struct FreeSwr {
-  void operator()(SwrContext* s) const { swr_free(&s); }
-};
-struct FreeFifo {
-  void operator()(AVAudioFifo* f) const { av_audio_fifo_free(f); }
-};
-// The output context closes its file too (a failure after avio_open must not leak the descriptor).
-struct FreeOutput {
-  void operator()(AVFormatContext* f) const {
-    if (f->pb) avio_closep(&f->pb);
-    avformat_free_context(f);
-  }
-};
-using CodecPtr = std::unique_ptr<AVCodecContext, FreeCodec>;
-using FramePtr = std::unique_ptr<AVFrame, FreeFrame>;
+using av::CodecPtr;
+using av::FramePtr;
 
 // Removes the temporary file unless it was renamed into place.
 struct TemporaryFile {
@@ -142,7 +111,7 @@ class Writer {
     check(swr_alloc_set_opts2(&s, &c->ch_layout, c->sample_fmt, c->sample_rate, &mono, AV_SAMPLE_FMT_FLT, in_rate,
                               0, nullptr),
           "cannot set up the resampler");
-    std::unique_ptr<SwrContext, FreeSwr> swr(s);
+    av::SwrPtr swr(s);
     // The same signal at full level in every channel (swresample would put mono at -3 dB into each
     // of two), so that a decoder averaging the channels gets back what went in.
     const std::vector<double> copy(c->ch_layout.nb_channels, 1.0);
@@ -248,7 +217,7 @@ class Writer {
   // Sends one frame (nullptr: the end) and writes every packet that comes out.
   void encode(AVCodecContext* c, AVStream* st, AVFrame* frame) {
     check(avcodec_send_frame(c, frame), std::string("the ") + c->codec->name + " encoder refused a frame");
-    std::unique_ptr<AVPacket, FreePacket> pkt(av_packet_alloc());
+    av::PacketPtr pkt(av_packet_alloc());
     if (!pkt) fail("{}: out of memory", path_);
     for (;;) {
       int err = avcodec_receive_packet(c, pkt.get());
@@ -261,17 +230,17 @@ class Writer {
   }
 
   void check(int err, const std::string& what) const {
-    if (err < 0) fail("{}: {}: {}", path_, what, av_error(err));
+    if (err < 0) fail("{}: {}: {}", path_, what, av::error_text(err));
   }
 
   std::string path_;
   VideoEncodeOptions o_;
-  std::unique_ptr<AVFormatContext, FreeOutput> out_;
+  av::FormatPtr out_;
   CodecPtr video_, audio_;
   AVStream *video_stream_ = nullptr, *audio_stream_ = nullptr;
   FramePtr yuv_, rgb_;
-  std::unique_ptr<SwsContext, FreeSws> sws_;
-  std::unique_ptr<AVAudioFifo, FreeFifo> fifo_;
+  av::SwsPtr sws_;
+  av::FifoPtr fifo_;
   int64_t audio_pts_ = 0;
 };
 
