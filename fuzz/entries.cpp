@@ -5,13 +5,20 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
+#include <utility>
 
 #include "crmt/core/config.h"
 #include "crmt/core/error.h"
 #include "crmt/data/idx_reader.h"
 #include "crmt/data/io/npy.h"
 #include "crmt/data/io/wav.h"
+#include "crmt/data/array_store.h"
+#include "crmt/data/embedded_dataset.h"
+#include "crmt/data/prepare/manifest.h"
 #include "crmt/data/sources/clip_files.h"
+#include "crmt/data/video/video_decoder.h"
+#include "crmt/train/checkpoint_info.h"
 
 namespace crmt::fuzz {
 
@@ -89,8 +96,77 @@ void index_file(const uint8_t* data, size_t size) {
   });
 }
 
+void checkpoint(const uint8_t* data, size_t size) {
+  const InputFile file(data, size, ".pt");
+  refused_or_read([&] { (void)read_checkpoint_info(file.path); });
+}
+
+namespace {
+
+// A folder holding small, valid array files of the embedded layout (4 train and 2 test samples);
+// the fuzzed meta.json is written beside them. fuzz/corpus/meta_json holds the meta.json that
+// describes them exactly (scripts: the "valid" input below).
+const std::string& embedded_folder() {
+  static const std::string dir = [] {
+    const auto d = std::filesystem::temp_directory_path() / ("crmt-fuzz-embedded-" + std::to_string(getpid()));
+    std::filesystem::create_directories(d);
+    for (const auto& [split, n] : {std::pair<std::string, int64_t>{"train", 4}, {"test", 2}}) {
+      save_array(d.string(), split + "_visual.u8", split, "visual", at::full({n, 1, 28, 28}, 7, at::kByte));
+      save_array(d.string(), split + "_audio.f16", split, "audio", at::full({n, 1, 32, 32}, 0.5, at::kHalf));
+      save_array(d.string(), split + "_labels.i64", split, "labels", at::arange(n, at::kLong) % 2);
+    }
+    return d.string();
+  }();
+  return dir;
+}
+
+}  // namespace
+
+void meta_json(const uint8_t* data, size_t size) {
+  const auto& dir = embedded_folder();
+  std::ofstream(dir + "/meta.json", std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  refused_or_read([&] {
+    EmbeddedOptions o;
+    o.dir = dir;
+    o.prepare_if_missing = false;
+    o.show_progress = false;
+    o.val_fraction = 0.25;
+    auto splits = load_embedded(o);
+    (void)splits.train.size();
+  });
+}
+
+void prepare_manifest(const uint8_t* data, size_t size) {
+  const InputFile file(data, size, ".jsonl");
+  refused_or_read([&] {
+    prepare::Manifest manifest(file.path);
+    (void)manifest.find("train/a");
+    manifest.append({{"clip", "train/a"}, {"status", "done"}});
+    if (!manifest.find("train/a")) throw std::logic_error("an appended entry is not found");
+  });
+}
+
+void video(const uint8_t* data, size_t size) {
+  const InputFile file(data, size, ".mp4");
+  refused_or_read([&] {
+    VideoDecoder decoder(file.path);
+    if (decoder.has_video()) {
+      int64_t frames = 0;
+      decoder.decode_video([&](int64_t, double, const DecodedFrame& frame) {
+        if (frames++ < 2) (void)frame.rgb();
+      });
+    }
+    if (decoder.has_audio()) (void)decoder.decode_audio(16000, 1);
+  });
+}
+
 const std::vector<Target>& targets() {
-  static const std::vector<Target> all{{"config", config}, {"idx", idx}, {"wav", wav}, {"npy", npy}, {"index_file", index_file}};
+  static const std::vector<Target> all{{"config", config},         {"idx", idx},
+                                       {"wav", wav},               {"npy", npy},
+                                       {"index_file", index_file}, {"checkpoint", checkpoint},
+                                       {"meta_json", meta_json},   {"prepare_manifest", prepare_manifest},
+                                       {"video", video}};
   return all;
 }
 

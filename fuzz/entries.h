@@ -22,6 +22,14 @@ void wav(const uint8_t* data, size_t size);
 void npy(const uint8_t* data, size_t size);
 // A dataset index or CSV file: its lines, CSV fields, and each name joined under a root.
 void index_file(const uint8_t* data, size_t size);
+// A checkpoint file: its archive, format tag and header fields.
+void checkpoint(const uint8_t* data, size_t size);
+// The embedded dataset's meta.json, loaded with a small set of valid array files beside it.
+void meta_json(const uint8_t* data, size_t size);
+// `data prepare`'s manifest (prepare_manifest.jsonl): read, then one entry appended.
+void prepare_manifest(const uint8_t* data, size_t size);
+// A video file: decoded with FFmpeg's libraries, frames converted, audio resampled.
+void video(const uint8_t* data, size_t size);
 
 struct Target {
   std::string name;

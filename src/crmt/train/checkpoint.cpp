@@ -75,48 +75,10 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, MultiM
   write_file_atomically(path, bytes.data(), bytes.size());
 }
 
-namespace {
-
-torch::serialize::InputArchive open_archive(const std::string& path) {
-  if (!fs::exists(path)) fail("{}: checkpoint not found", path);
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path);
-  } catch (const c10::Error&) {
-    fail("{}: not a readable checkpoint (corrupt or truncated file)", path);
-  }
-  c10::IValue format;
-  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != "crmt-checkpoint-1")
-    fail("{}: not a crmt checkpoint (no 'crmt-checkpoint-1' format tag)", path);
-  return archive;
-}
-
-CheckpointInfo read_info(torch::serialize::InputArchive& archive) {
-  CheckpointInfo info;
-  c10::IValue v;
-  archive.read("config", v);
-  info.config_yaml = v.toStringRef();
-  archive.read("architecture", v);
-  info.architecture = v.toStringRef();
-  archive.read("epoch", v);
-  info.epoch = v.toInt();
-  archive.read("best_val_accuracy", v);
-  info.best_val_accuracy = v.toDouble();
-  if (archive.try_read("finished", v) && v.isBool()) info.finished = v.toBool();  // absent before crmt kept it
-  return info;
-}
-
-}  // namespace
-
-CheckpointInfo read_checkpoint_info(const std::string& path) {
-  auto archive = open_archive(path);
-  return read_info(archive);
-}
-
 CheckpointInfo load_checkpoint(const std::string& path, const std::string& expected_architecture, MultiModalNet& net,
                                torch::optim::Optimizer* optimizer, Method* method) {
-  auto archive = open_archive(path);
-  auto info = read_info(archive);
+  auto archive = open_checkpoint_archive(path);
+  auto info = read_checkpoint_header(archive, path);
   if (info.architecture != expected_architecture)
     fail("{}: checkpoint is for a different architecture: it holds '{}' but '{}' was expected", path,
          info.architecture, expected_architecture);
