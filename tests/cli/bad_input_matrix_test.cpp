@@ -4,6 +4,7 @@
 // docs/reliability.md lists the cases and their outcomes.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -66,6 +67,8 @@ struct Case {
   // Prepares files under the case's folder and returns the command line's arguments.
   std::function<std::string(const fs::path& dir)> setup;
   std::string must_mention;  // empty: accepted (exit status 0)
+  // 2: `data prepare` finished but recorded a failed clip; the output names the reason.
+  int status = 1;
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -194,6 +197,85 @@ std::vector<Case> cases() {
                  return "data make-fixture cremad --out " + dir.string();
                },
                "is not empty"});
+
+  // Raw videos (`data prepare`): unusable commands stop with one error; a bad video is recorded as
+  // failed with its reason, the run goes on and ends with exit status 2.
+  auto ks_download = [](const std::vector<std::string>& rows) {
+    return [rows](const fs::path& dir) {
+      fs::create_directories(dir / "videos");
+      std::string index;
+      for (const auto& r : rows) index += r + " 1\n";
+      write(dir / "videos" / "ks_train_overlap.txt", index);
+      write(dir / "videos" / "ks_test_overlap.txt", "");
+      return dir;
+    };
+  };
+  auto prepare_ks = [ks_download](std::vector<std::string> rows, std::function<void(const fs::path& videos)> make,
+                                  std::string more = "") {
+    return [=](const fs::path& dir) {
+      ks_download(rows)(dir);
+      make(dir / "videos");
+      return "data prepare kinetics_sounds --videos " + (dir / "videos").string() + " --out " + (dir / "out").string() +
+             " " + more;
+    };
+  };
+  auto ffmpeg = [](const std::string& arguments) {
+    return std::system(("ffmpeg -nostdin -loglevel error -y " + arguments + " >/dev/null 2>&1").c_str());
+  };
+  auto nothing = [](const fs::path&) {};
+  v.push_back({"PrepareUnknownDataset", args("data prepare imagenet --videos /tmp --out /tmp/crmt_never_written"),
+               "imagenet"});
+  v.push_back({"PrepareWithoutOut", args("data prepare kinetics_sounds --videos /tmp"), "--out"});
+  v.push_back({"PrepareMissingVideosFolder", args("data prepare ucf101 --videos /nonexistent/v --out /tmp/crmt_never_written"),
+               "/nonexistent/v"});
+  v.push_back({"PrepareMissingIndex",
+               [](const fs::path& dir) {
+                 fs::create_directories(dir / "videos");
+                 return "data prepare cremad --videos " + (dir / "videos").string() + " --out " + (dir / "out").string();
+               },
+               "train.csv not found"});
+  v.push_back({"PrepareNoVideoOfTheIndex", prepare_ks({"abcdefghijk_000000_000010"}, nothing), "none of the 1 clips"});
+  v.push_back({"PrepareUnknownIndexFile", prepare_ks({"abcdefghijk_000000_000010"}, nothing, "--index /tmp/labels.txt"),
+               "not an index file"});
+  v.push_back({"PrepareZeroWorkers", prepare_ks({"a"}, nothing, "--workers 0"), "--workers"});
+  v.push_back({"PrepareNegativeFps", prepare_ks({"a"}, nothing, "--fps -1"), "--fps"});
+  v.push_back({"PrepareOutIsVideos",
+               [](const fs::path& dir) {
+                 fs::create_directories(dir / "videos");
+                 return "data prepare vggsound --videos " + (dir / "videos").string() + " --out " + (dir / "videos").string();
+               },
+               "must differ"});
+  v.push_back({"PrepareGarbageVideo",
+               prepare_ks({"garbageclip_000000_000010"},
+                          [](const fs::path& v) { write(v / "garbageclip_000000_000010.mp4", std::string(5000, 'x')); }),
+               "garbageclip_000000_000010.mp4", 2});
+  v.push_back({"PrepareEmptyVideo",
+               prepare_ks({"emptyclip01_000000_000010"},
+                          [](const fs::path& v) { write(v / "emptyclip01_000000_000010.mp4", ""); }),
+               "emptyclip01_000000_000010.mp4", 2});
+  v.push_back({"PrepareVideoWithoutSound",
+               prepare_ks({"silentclip1_000000_000010"},
+                          [ffmpeg](const fs::path& v) {
+                            ffmpeg("-f lavfi -i testsrc2=s=64x48:r=25:d=5 -c:v libx264 -pix_fmt yuv420p " +
+                                   (v / "silentclip1_000000_000010.mp4").string());
+                          }),
+               "no audio stream", 2});
+  v.push_back({"PrepareTruncatedVideo",
+               prepare_ks({"truncated01_000000_000010"},
+                          [ffmpeg](const fs::path& v) {
+                            const auto path = v / "truncated01_000000_000010.mp4";
+                            ffmpeg("-f lavfi -i testsrc2=s=64x48:r=25:d=5 -f lavfi -i sine=duration=5 -c:a aac -c:v "
+                                   "libx264 -pix_fmt yuv420p " + path.string());
+                            fs::resize_file(path, fs::file_size(path) / 2);
+                          }),
+               "truncated01_000000_000010.mp4", 2});
+  v.push_back({"PrepareTooShortVideo",
+               prepare_ks({"shortclip01_000000_000010"},
+                          [ffmpeg](const fs::path& v) {
+                            ffmpeg("-f lavfi -i testsrc2=s=64x48:r=25:d=0.4 -f lavfi -i sine=duration=0.4 -c:a aac -c:v "
+                                   "libx264 -pix_fmt yuv420p " + (v / "shortclip01_000000_000010.mp4").string());
+                          }),
+               "too short", 2});
 
   // Dataset files: Kinetics-Sounds.
   auto ks = [](std::function<void(const fs::path& root)> damage, std::string more = "") {
@@ -340,6 +422,13 @@ TEST_P(BadInputMatrix, EndsInOneClearErrorOrIsAccepted) {
   const auto r = test::run_cli(args);
   if (c.must_mention.empty()) {
     EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.output;
+    return;
+  }
+  if (c.status == 2) {  // a clip failed and was recorded; no error line
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("crmt: error: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("1 failed"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(c.must_mention), std::string::npos) << "the output names '" << c.must_mention << "'\n" << r.output;
     return;
   }
   EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.output;

@@ -323,3 +323,49 @@ TEST_F(Embedded, MissingSourceFileNamesItAndKeepsTheCache) {
 }
 
 }  // namespace
+
+namespace {
+
+// A preparation killed after its train split resumes from it: the saved files are kept as they are
+// (not made again), the test split is made, and the cache is complete and loads.
+TEST_F(Embedded, AnInterruptedPreparationResumesFromItsSavedTrainSplit) {
+  const auto copy = copy_cache("resume");
+  const auto meta = read_meta(fs::path(copy) / "meta.json");
+  // What a kill between the train and test splits leaves: the train files and their stage record.
+  nlohmann::json stage{{"key",
+                        {{"format", meta["format"]}, {"version", meta["version"]}, {"seed", meta["seed"]},
+                         {"num_train", meta["num_train"]}, {"num_test", meta["num_test"]}, {"recipe", meta["recipe"]}}},
+                       {"files", nlohmann::json::array()}};
+  for (const auto& f : meta["files"])
+    if (f["split"] == "train") stage["files"].push_back(f);
+  ASSERT_EQ(stage["files"].size(), 3u);
+  fs::remove(fs::path(copy) / "meta.json");
+  for (const char* f : {"test_visual.u8", "test_audio.f16", "test_labels.i64"}) fs::remove(fs::path(copy) / f);
+  std::ofstream(fs::path(copy) / "train_stage.json") << stage.dump();
+  const auto train_file = fs::path(copy) / "train_audio.f16";
+  const auto written = fs::last_write_time(train_file);
+  fs::last_write_time(train_file, written - std::chrono::hours(1));  // a rewrite would move it forward
+  const auto marked = fs::last_write_time(train_file);
+
+  ASSERT_TRUE(crmt::prepare_embedded(small_options(copy)));
+  EXPECT_EQ(fs::last_write_time(train_file), marked) << "the saved train split was made again";
+  EXPECT_FALSE(fs::exists(fs::path(copy) / "train_stage.json"));
+  const auto resumed = read_meta(fs::path(copy) / "meta.json");
+  EXPECT_EQ(resumed["files"].size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(resumed["files"][i]["name"], meta["files"][i]["name"]);
+    if (resumed["files"][i]["role"] != "audio") {
+      EXPECT_EQ(resumed["files"][i]["crc32"], meta["files"][i]["crc32"]) << i;
+    }
+  }
+  EXPECT_EQ(resumed["modalities"], meta["modalities"]);  // train statistics from the saved split
+  EXPECT_EQ(crmt::load_embedded(load_options(copy)).test.size(), 100);
+
+  // With force, nothing saved is taken: the train split is made anew.
+  auto other = small_options(copy);
+  other.force = true;
+  ASSERT_TRUE(crmt::prepare_embedded(other));
+  EXPECT_NE(fs::last_write_time(train_file), marked);
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
@@ -116,35 +117,64 @@ void invalidate_cache(const std::string& dir, const std::string& meta_path) {
   if (ec) fail("{}: cannot remove the old meta.json: {}", meta_path, ec.message());
 }
 
-// Both splits' samples, with progress bars for the speech banks and for the samples.
-std::pair<SplitData, SplitData> synthesize_splits(const EmbeddedPrepareOptions& opt, const Sources& src) {
+// One split's samples, with progress bars for its speech bank and for its samples.
+SplitData make_split(EmbeddedSplit split, const EmbeddedPrepareOptions& opt, const at::Tensor& images,
+                     const at::Tensor& labels) {
+  const bool train = split == EmbeddedSplit::Train;
   const int64_t classes = static_cast<int64_t>(embedded_class_names().size());
-  const int64_t n_utt = classes * (opt.recipe.train_utterances_per_class + opt.recipe.test_utterances_per_class);
-  std::vector<std::vector<Utterance>> train_bank, test_bank;
+  const int64_t per_class = train ? opt.recipe.train_utterances_per_class : opt.recipe.test_utterances_per_class;
+  std::vector<std::vector<Utterance>> bank;
   {
-    ProgressBar bar("embedded: speech", n_utt, opt.show_progress);
-    train_bank = synthesize_bank(EmbeddedSplit::Train, opt.recipe, opt.seed);
-    bar.update(classes * opt.recipe.train_utterances_per_class);
-    test_bank = synthesize_bank(EmbeddedSplit::Test, opt.recipe, opt.seed);
+    ProgressBar bar(train ? "embedded: train speech" : "embedded: test speech", classes * per_class, opt.show_progress);
+    bank = synthesize_bank(split, opt.recipe, opt.seed);
     bar.finish();
   }
   int64_t done = 0;
-  ProgressBar bar("embedded: samples", opt.num_train + opt.num_test, opt.show_progress);
-  auto train = generate_split(EmbeddedSplit::Train, src.train_images, src.train_labels, train_bank, opt.recipe,
-                              opt.seed, bar, done);
-  auto test =
-      generate_split(EmbeddedSplit::Test, src.test_images, src.test_labels, test_bank, opt.recipe, opt.seed, bar, done);
+  ProgressBar bar(train ? "embedded: train samples" : "embedded: test samples", images.size(0), opt.show_progress);
+  auto data = generate_split(split, images, labels, bank, opt.recipe, opt.seed, bar, done);
   bar.finish();
-  return {std::move(train), std::move(test)};
+  return data;
 }
 
-std::vector<ArrayFile> save_splits(const std::string& dir, const SplitData& train, const SplitData& test) {
-  return {save_array(dir, "train_visual.u8", "train", "visual", train.visual),
-          save_array(dir, "train_audio.f16", "train", "audio", train.audio),
-          save_array(dir, "train_labels.i64", "train", "labels", train.labels),
-          save_array(dir, "test_visual.u8", "test", "visual", test.visual),
-          save_array(dir, "test_audio.f16", "test", "audio", test.audio),
-          save_array(dir, "test_labels.i64", "test", "labels", test.labels)};
+std::vector<ArrayFile> save_split(const std::string& dir, const std::string& split, const SplitData& d) {
+  return {save_array(dir, split + "_visual.u8", split, "visual", d.visual),
+          save_array(dir, split + "_audio.f16", split, "audio", d.audio),
+          save_array(dir, split + "_labels.i64", split, "labels", d.labels)};
+}
+
+// A preparation killed after its train split (six sevenths of the work) resumes from it: the saved
+// split is recorded in train_stage.json with what it was made from, and a later preparation with
+// the same seed, sizes and recipe loads it (sizes and CRCs checked) instead of making it again.
+constexpr const char* kTrainStage = "train_stage.json";
+
+json stage_key(const EmbeddedPrepareOptions& opt) {
+  return {{"format", kFormat}, {"version", kEmbeddedVersion}, {"seed", opt.seed},
+          {"num_train", opt.num_train}, {"num_test", opt.num_test}, {"recipe", recipe_json(opt.recipe)}};
+}
+
+std::optional<std::pair<SplitData, std::vector<ArrayFile>>> saved_train_split(const EmbeddedPrepareOptions& opt) {
+  const std::string path = join_path(opt.dir, kTrainStage);
+  json stage;
+  std::string why;
+  if (opt.force || !read_manifest(path, stage, &why)) return std::nullopt;
+  try {
+    if (stage.at("key") != stage_key(opt) || !array_files_present(opt.dir, stage.at("files"), why)) return std::nullopt;
+    SplitData d;
+    std::vector<ArrayFile> files;
+    for (const auto& entry : stage.at("files")) {
+      const auto role = entry.at("role").get<std::string>();
+      (role == "visual" ? d.visual : role == "audio" ? d.audio : d.labels) = load_array(opt.dir, entry, path);
+      files.push_back({entry.at("name").get<std::string>(), entry.at("split").get<std::string>(), role,
+                       entry.at("dtype").get<std::string>(), entry.at("shape").get<std::vector<int64_t>>(),
+                       entry.at("bytes").get<uint64_t>(), entry.at("crc32").get<uint32_t>()});
+    }
+    if (!d.visual.defined() || !d.audio.defined() || !d.labels.defined()) return std::nullopt;
+    return std::make_pair(std::move(d), std::move(files));
+  } catch (const json::exception&) {
+    return std::nullopt;
+  } catch (const Error&) {
+    return std::nullopt;  // a damaged saved split is made again
+  }
 }
 
 std::vector<std::string> voice_list(EmbeddedSplit split, const EmbeddedPrepareOptions& opt) {
@@ -327,10 +357,27 @@ bool prepare_embedded(const EmbeddedPrepareOptions& opt) {
   const Sources sources = read_sources(opt);
   const std::string meta_path = join_path(opt.dir, "meta.json");
   invalidate_cache(opt.dir, meta_path);
-  auto [train, test] = synthesize_splits(opt, sources);
-  auto files = save_splits(opt.dir, train, test);
+  SplitData train;
+  std::vector<ArrayFile> files;
+  if (auto saved = saved_train_split(opt)) {
+    if (opt.show_progress)
+      fmt::print(stderr, "embedded: resuming an interrupted preparation from its saved train split ({})\n",
+                 join_path(opt.dir, kTrainStage));
+    train = std::move(saved->first);
+    files = std::move(saved->second);
+  } else {
+    train = make_split(EmbeddedSplit::Train, opt, sources.train_images, sources.train_labels);
+    files = save_split(opt.dir, "train", train);
+    json stage{{"key", stage_key(opt)}, {"files", json::array()}};
+    for (const auto& f : files) stage["files"].push_back(array_file_json(f));
+    write_manifest(join_path(opt.dir, kTrainStage), stage);
+  }
+  const auto test = make_split(EmbeddedSplit::Test, opt, sources.test_images, sources.test_labels);
+  for (auto& f : save_split(opt.dir, "test", test)) files.push_back(std::move(f));
   // Written last: only a complete cache has a meta.json.
   write_manifest(meta_path, embedded_meta(opt, train, files, t0));
+  std::error_code ec;
+  fs::remove(join_path(opt.dir, kTrainStage), ec);
   return true;
 }
 

@@ -91,6 +91,14 @@ std::string staging_name(std::string key) {
   return key;
 }
 
+// The temporaries ("<name>.tmp-<pid>") of an atomic write that a kill interrupted.
+void remove_stale_temporaries(const fs::path& destination) {
+  std::error_code ec;
+  const auto prefix = destination.filename().string() + ".tmp-";
+  for (fs::directory_iterator it(destination.parent_path(), ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(prefix, 0) == 0) fs::remove(it->path(), ec);
+}
+
 bool outputs_exist(const std::string& out_dir, const nlohmann::json& entry) {
   if (!entry.contains("outputs") || !entry["outputs"].is_array()) return false;
   std::error_code ec;
@@ -146,7 +154,10 @@ PrepareSummary prepare_videos(const PrepareOptions& o) {
   fs::create_directories(o.out_dir);
   for (const auto& file : recipe->index_files()) {
     const auto it = index.find(file.name);
-    if (it != index.end()) write_file_atomically((fs::path(o.out_dir) / file.destination).string(), read_bytes(it->second));
+    if (it == index.end()) continue;
+    const auto destination = fs::path(o.out_dir) / file.destination;
+    remove_stale_temporaries(destination);
+    write_file_atomically(destination.string(), read_bytes(it->second));
   }
   prepare::Manifest manifest((fs::path(o.out_dir) / "prepare_manifest.jsonl").string());
   summary.manifest = manifest.path();
