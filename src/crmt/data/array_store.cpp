@@ -1,5 +1,6 @@
 #include "crmt/data/array_store.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -118,6 +119,23 @@ bool array_files_present(const std::string& dir, const json& files, std::string&
   return true;
 }
 
+namespace {
+
+// A number no integer field could hold (found by fuzzing: nlohmann's get<int64_t>() of 1e85 is
+// undefined behaviour), anywhere in the document; "" when there is none.
+std::string out_of_range_number(const json& j) {
+  if (j.is_number_float()) {
+    const double v = j.get<double>();
+    if (!std::isfinite(v) || std::abs(v) >= 9.2e18) return j.dump();
+  }
+  if (j.is_structured())
+    for (const auto& item : j)
+      if (auto bad = out_of_range_number(item); !bad.empty()) return bad;
+  return "";
+}
+
+}  // namespace
+
 bool read_manifest(const std::string& path, json& out, std::string* why) {
   std::ifstream in(path);
   if (!in) {
@@ -128,6 +146,10 @@ bool read_manifest(const std::string& path, json& out, std::string* why) {
     out = json::parse(in);
   } catch (const json::exception& e) {
     if (why) *why = std::string("not valid JSON: ") + e.what();
+    return false;
+  }
+  if (const auto bad = out_of_range_number(out); !bad.empty()) {
+    if (why) *why = "number out of range: " + bad;
     return false;
   }
   return true;

@@ -1,13 +1,124 @@
 #include "crmt/train/checkpoint_info.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 
+#include "crmt/core/checksum.h"
 #include "crmt/core/error.h"
 
 namespace crmt {
+namespace {
+
+// LibTorch's reader neither checks the CRC-32 its zip writer stores for every record nor survives
+// every damaged pickle (fuzzing found one that ends the process from inside its type parser). So
+// the zip structure and each stored record's CRC-32 are checked first: a damaged file is refused
+// before LibTorch parses it. Zip64 fields are followed; compressed records are left to LibTorch.
+class ZipCheck {
+ public:
+  explicit ZipCheck(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+    in_.seekg(0, std::ios::end);
+    size_ = static_cast<uint64_t>(in_.tellg());
+  }
+
+  void run() {
+    // End of central directory: the last "PK\5\6" within the final 64 KiB + 22 bytes.
+    const uint64_t tail_size = std::min<uint64_t>(size_, 65557);
+    const auto tail = read(size_ - tail_size, tail_size);
+    int64_t eocd = -1;
+    for (int64_t i = static_cast<int64_t>(tail_size) - 22; i >= 0 && eocd < 0; --i)
+      if (u32(tail, i) == 0x06054b50) eocd = i;
+    if (eocd < 0) damaged("no zip end record (not a checkpoint, or truncated)");
+    uint64_t entries = u16(tail, eocd + 10), cd_size = u32(tail, eocd + 12), cd_offset = u32(tail, eocd + 16);
+    if (entries == 0xFFFF || cd_size == 0xFFFFFFFF || cd_offset == 0xFFFFFFFF) {
+      const uint64_t locator = size_ - tail_size + static_cast<uint64_t>(eocd);
+      if (locator < 20) damaged("zip64 locator missing");
+      const auto loc = read(locator - 20, 20);
+      if (u32(loc, 0) != 0x07064b50) damaged("zip64 locator missing");
+      const auto record = read(u64(loc, 8), 56);
+      if (u32(record, 0) != 0x06064b50) damaged("zip64 end record missing");
+      entries = u64(record, 32), cd_size = u64(record, 40), cd_offset = u64(record, 48);
+    }
+    const auto cd = read(cd_offset, cd_size);
+    uint64_t at = 0;
+    for (uint64_t e = 0; e < entries; ++e) {
+      if (at + 46 > cd.size() || u32(cd, at) != 0x02014b50) damaged("central directory entry " + std::to_string(e));
+      const uint16_t method = u16(cd, at + 10);
+      const uint32_t crc = u32(cd, at + 16);
+      uint64_t compressed = u32(cd, at + 20), offset = u32(cd, at + 42);
+      const uint64_t uncompressed = u32(cd, at + 24);
+      const uint64_t name_len = u16(cd, at + 28), extra_len = u16(cd, at + 30), comment_len = u16(cd, at + 32);
+      if (at + 46 + name_len + extra_len > cd.size()) damaged("central directory entry " + std::to_string(e));
+      const std::string name(cd.begin() + static_cast<std::ptrdiff_t>(at + 46),
+                             cd.begin() + static_cast<std::ptrdiff_t>(at + 46 + name_len));
+      // Zip64 extra field: the 64-bit values of the fields stored as 0xFFFFFFFF, in this order.
+      for (uint64_t x = at + 46 + name_len; x + 4 <= at + 46 + name_len + extra_len;) {
+        const uint16_t id = u16(cd, x), len = u16(cd, x + 2);
+        if (id == 0x0001) {
+          uint64_t v = x + 4;
+          if (uncompressed == 0xFFFFFFFF) v += 8;
+          if (compressed == 0xFFFFFFFF) compressed = u64(cd, v), v += 8;
+          if (offset == 0xFFFFFFFF) offset = u64(cd, v);
+        }
+        x += 4 + len;
+      }
+      if (method == 0) check_record(name, offset, compressed, crc);
+      at += 46 + name_len + extra_len + comment_len;
+    }
+  }
+
+ private:
+  [[noreturn]] void damaged(const std::string& what) const {
+    fail("{}: not a readable checkpoint (damaged or truncated file: {})", path_, what);
+  }
+
+  std::vector<uint8_t> read(uint64_t offset, uint64_t n) {
+    if (offset > size_ || n > size_ - offset) damaged("a record points past the end of the file");
+    std::vector<uint8_t> buffer(n);
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(offset));
+    in_.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(n));
+    if (!in_) damaged("cannot read");
+    return buffer;
+  }
+
+  void check_record(const std::string& name, uint64_t offset, uint64_t bytes, uint32_t crc) {
+    const auto local = read(offset, 30);
+    if (u32(local, 0) != 0x04034b50) damaged("record '" + name + "' has no local header");
+    uint64_t at = offset + 30 + u16(local, 26) + u16(local, 28);
+    uint32_t got = 0;
+    constexpr uint64_t kChunk = 1 << 22;
+    for (uint64_t left = bytes; left > 0;) {
+      const uint64_t n = std::min(left, kChunk);
+      const auto chunk = read(at, n);
+      got = crc_of(chunk.data(), n, got);
+      at += n;
+      left -= n;
+    }
+    if (got != crc) fail("{}: damaged checkpoint: the CRC-32 of its record '{}' does not match", path_, name);
+  }
+
+  static uint16_t u16(const std::vector<uint8_t>& b, uint64_t i) {
+    return i + 2 <= b.size() ? static_cast<uint16_t>(b[i] | b[i + 1] << 8) : 0;
+  }
+  static uint32_t u32(const std::vector<uint8_t>& b, uint64_t i) {
+    return i + 4 <= b.size() ? static_cast<uint32_t>(u16(b, i) | static_cast<uint32_t>(u16(b, i + 2)) << 16) : 0;
+  }
+  static uint64_t u64(const std::vector<uint8_t>& b, uint64_t i) {
+    return static_cast<uint64_t>(u32(b, i)) | static_cast<uint64_t>(u32(b, i + 4)) << 32;
+  }
+
+  std::string path_;
+  std::ifstream in_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace
 
 torch::serialize::InputArchive open_checkpoint_archive(const std::string& path) {
   if (!std::filesystem::exists(path)) fail("{}: checkpoint not found", path);
+  ZipCheck(path).run();
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
