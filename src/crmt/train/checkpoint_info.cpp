@@ -14,7 +14,8 @@ namespace {
 // LibTorch's reader neither checks the CRC-32 its zip writer stores for every record nor survives
 // every damaged pickle (fuzzing found one that ends the process from inside its type parser). So
 // the zip structure and each stored record's CRC-32 are checked first: a damaged file is refused
-// before LibTorch parses it. Zip64 fields are followed; compressed records are left to LibTorch.
+// before LibTorch parses it. Zip64 fields are followed; compressed records (the TorchScript code of
+// the module classes) are left to LibTorch.
 class ZipCheck {
  public:
   explicit ZipCheck(const std::string& path) : path_(path), in_(path, std::ios::binary) {
@@ -64,6 +65,10 @@ class ZipCheck {
         x += 4 + len;
       }
       if (method == 0) check_record(name, offset, compressed, crc);
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".pkl") == 0) {
+        if (method != 0) damaged("record '" + name + "' is compressed");
+        check_pickle(name, record_bytes(offset, compressed));
+      }
       at += 46 + name_len + extra_len + comment_len;
     }
   }
@@ -83,10 +88,85 @@ class ZipCheck {
     return buffer;
   }
 
-  void check_record(const std::string& name, uint64_t offset, uint64_t bytes, uint32_t crc) {
+  uint64_t record_start(const std::string& name, uint64_t offset) {
     const auto local = read(offset, 30);
     if (u32(local, 0) != 0x04034b50) damaged("record '" + name + "' has no local header");
-    uint64_t at = offset + 30 + u16(local, 26) + u16(local, 28);
+    return offset + 30 + u16(local, 26) + u16(local, 28);
+  }
+
+  std::vector<uint8_t> record_bytes(uint64_t offset, uint64_t bytes) {
+    if (bytes > (64u << 20)) damaged("a pickle record of " + std::to_string(bytes) + " bytes");
+    return read(record_start("pickle", offset), bytes);
+  }
+
+  // The pickles of a crmt checkpoint name only the classes and functions LibTorch's own writer
+  // puts there; anything else (a forged or damaged name reaches LibTorch's type parser, which can
+  // end the process) is refused. The opcodes are walked, not searched, so tensor bytes are skipped.
+  void check_pickle(const std::string& name, const std::vector<uint8_t>& p) {
+    auto refuse = [&](const std::string& why) { damaged("record '" + name + "': " + why); };
+    auto line = [&](size_t& i) {
+      const size_t end = std::find(p.begin() + static_cast<std::ptrdiff_t>(i), p.end(), '\n') - p.begin();
+      if (end >= p.size()) refuse("unterminated name");
+      std::string text(p.begin() + static_cast<std::ptrdiff_t>(i), p.begin() + static_cast<std::ptrdiff_t>(end));
+      i = end + 1;
+      return text;
+    };
+    auto skip = [&](size_t& i, uint64_t n) {
+      if (n > p.size() - i) refuse("truncated");
+      i += n;
+    };
+    auto length = [&](size_t& i, int bytes) {
+      if (static_cast<size_t>(bytes) > p.size() - i) refuse("truncated");
+      uint64_t n = 0;
+      for (int b = bytes - 1; b >= 0; --b) n = n << 8 | p[i + b];
+      i += bytes;
+      return n;
+    };
+    for (size_t i = 0; i < p.size();) {
+      const uint8_t op = p[i++];
+      switch (op) {
+        case '.': return;  // STOP
+        case 'c': {        // GLOBAL module\nname\n
+          const auto module = line(i), global = line(i);
+          if (!allowed_global(module, global)) refuse("unexpected class '" + module + "." + global + "'");
+          break;
+        }
+        case '(': case ')': case 't': case 'u': case '}': case ']': case 'e': case 'a': case 's': case 'R':
+        case 'b': case 'N': case 0x88: case 0x89: case 0x85: case 0x86: case 0x87: case 'Q': case '0': case '1':
+        case '2': case 0x81: case 'l': case 'd':
+          break;
+        case 0x80: case 'K': case 'q': case 'h': skip(i, 1); break;
+        case 'M': skip(i, 2); break;
+        case 'J': case 'r': case 'j': skip(i, 4); break;
+        case 'G': skip(i, 8); break;
+        case 'X': case 'T': case 'B': skip(i, length(i, 4)); break;
+        case 'U': case 'C': case 0x8a: skip(i, length(i, 1)); break;
+        case 0x8b: skip(i, length(i, 4)); break;
+        default: refuse("unexpected pickle opcode " + std::to_string(op));
+      }
+    }
+    refuse("no STOP opcode");
+  }
+
+  static bool allowed_global(const std::string& module, const std::string& name) {
+    static const char* kStorages[] = {"Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte",
+                                      "Bool", "ComplexFloat", "ComplexDouble"};
+    if (name == "Module") {
+      if (module == "__torch__") return true;
+      const std::string mangled = "__torch__.___torch_mangle_";
+      return module.size() > mangled.size() && module.compare(0, mangled.size(), mangled) == 0 &&
+             module.find_first_not_of("0123456789", mangled.size()) == std::string::npos;
+    }
+    if (module == "torch._utils") return name == "_rebuild_tensor_v2";
+    if (module == "collections") return name == "OrderedDict";
+    if (module == "torch")
+      for (const char* s : kStorages)
+        if (name == std::string(s) + "Storage") return true;
+    return false;
+  }
+
+  void check_record(const std::string& name, uint64_t offset, uint64_t bytes, uint32_t crc) {
+    uint64_t at = record_start(name, offset);
     uint32_t got = 0;
     constexpr uint64_t kChunk = 1 << 22;
     for (uint64_t left = bytes; left > 0;) {
@@ -122,14 +202,14 @@ torch::serialize::InputArchive open_checkpoint_archive(const std::string& path) 
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {  // c10::Error, or the TorchScript importer's ErrorReport
     fail("{}: not a readable checkpoint (corrupt or truncated file)", path);
   }
   c10::IValue format;
   bool tagged = false;
   try {
     tagged = archive.try_read("format", format) && format.isString() && format.toStringRef() == "crmt-checkpoint-1";
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {
   }
   if (!tagged) fail("{}: not a crmt checkpoint (no 'crmt-checkpoint-1' format tag)", path);
   return archive;
