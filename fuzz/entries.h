@@ -22,7 +22,7 @@ void wav(const uint8_t* data, size_t size);
 void npy(const uint8_t* data, size_t size);
 // A dataset index or CSV file: its lines, CSV fields, and each name joined under a root.
 void index_file(const uint8_t* data, size_t size);
-// A checkpoint file: its archive, format tag and header fields.
+// A checkpoint file: crmt's checks before LibTorch reads it (zip structure, CRC-32s, pickle names).
 void checkpoint(const uint8_t* data, size_t size);
 // The embedded dataset's meta.json, loaded with a small set of valid array files beside it.
 void meta_json(const uint8_t* data, size_t size);

@@ -98,11 +98,23 @@ json array_file_json(const ArrayFile& f) {
 at::Tensor load_array(const std::string& dir, const json& entry, const std::string& manifest_path) {
   const Entry e = parse_entry(entry, manifest_path);
   std::string path = join_path(dir, e.name);
-  auto t = torch::empty(e.shape, torch::TensorOptions().dtype(dtype_of(e.dtype, manifest_path)));
-  if (static_cast<uint64_t>(t.numel()) * t.element_size() != e.bytes)
+  const auto dtype = dtype_of(e.dtype, manifest_path);
+  // The shape is checked against the recorded size before anything is allocated (fuzzing: a shape
+  // of 10^11 elements beside a small file asked for 147 GB).
+  uint64_t needed = c10::elementSize(dtype);
+  bool fits = true;
+  for (const auto d : e.shape) {
+    if (d < 0 || (d > 0 && needed > UINT64_MAX / static_cast<uint64_t>(d))) {
+      fits = false;
+      break;
+    }
+    needed *= static_cast<uint64_t>(d);
+  }
+  if (!fits || needed != e.bytes)
     fail("{}: meta.json says {} bytes but shape [{}] of {} needs {}; {}", path, e.bytes, fmt::join(e.shape, ","),
-         e.dtype, t.numel() * t.element_size(), kPrepareHint);
+         e.dtype, fits ? std::to_string(needed) : std::string("more than 2^64"), kPrepareHint);
   check_file_size(path, e.bytes);
+  auto t = torch::empty(e.shape, torch::TensorOptions().dtype(dtype));
   read_exactly(path, t.data_ptr(), e.bytes);
   if (crc_of(t.data_ptr(), e.bytes) != e.crc)
     fail("{}: checksum mismatch (the file is corrupt); {}", path, kPrepareHint);

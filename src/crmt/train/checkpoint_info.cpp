@@ -196,9 +196,11 @@ class ZipCheck {
 
 }  // namespace
 
+void check_checkpoint_integrity(const std::string& path) { ZipCheck(path).run(); }
+
 torch::serialize::InputArchive open_checkpoint_archive(const std::string& path) {
   if (!std::filesystem::exists(path)) fail("{}: checkpoint not found", path);
-  ZipCheck(path).run();
+  check_checkpoint_integrity(path);
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
