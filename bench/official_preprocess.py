@@ -21,7 +21,6 @@ def ks_clip(job):
     video, out = job
     import numpy as np
     import torch
-    import torchaudio
     torch.set_num_threads(1)
     name = os.path.splitext(os.path.basename(video))[0]
     frames = os.path.join(out, "frames", name)
@@ -32,15 +31,21 @@ def ks_clip(job):
     os.makedirs(os.path.dirname(wav), exist_ok=True)
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", video, "-ac", "1", "-ar", "16000",
                     "-acodec", "pcm_s16le", wav], check=True)
+    os.makedirs(os.path.join(out, "spec"), exist_ok=True)
+    np.save(os.path.join(out, "spec", name + ".npy"), official_fbank(wav))
+
+
+def official_fbank(wav):
+    """CRMT's pre-processing/extract_audio.py: the same call and constants, as a float32 [1024, 128] array."""
+    import torch
+    import torchaudio
     waveform, sr = torchaudio.load(wav)
     waveform = waveform - waveform.mean()
     fbank = torchaudio.compliance.kaldi.fbank(waveform, htk_compat=True, sample_frequency=sr, use_energy=False,
                                               window_type="hanning", num_mel_bins=128, dither=0.0, frame_shift=10)
     p = 1024 - fbank.shape[0]
     fbank = torch.nn.ZeroPad2d((0, 0, 0, p))(fbank) if p > 0 else fbank[0:1024, :]
-    fbank = (fbank - (-4.503877)) / (5.141276 * 2)
-    os.makedirs(os.path.join(out, "spec"), exist_ok=True)
-    np.save(os.path.join(out, "spec", name + ".npy"), fbank.numpy())
+    return ((fbank - (-4.503877)) / (5.141276 * 2)).numpy()
 
 
 def flow_clip(job):

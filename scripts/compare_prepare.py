@@ -25,6 +25,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from official_preprocess import official_fbank  # noqa: E402  (the official extract_audio.py computation)
+
 
 def ffmpeg(*args):
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
@@ -45,22 +48,6 @@ def pixel_diff(a_path, b_path, mode="RGB"):
     if a.shape != b.shape:
         return None
     return float(np.abs(a - b).mean())
-
-
-def official_fbank(wav_path):
-    # pre-processing/extract_audio.py of the official CRMT code (the same call and constants)
-    import torch
-    import torchaudio
-    waveform, sr = torchaudio.load(wav_path)
-    waveform = waveform - waveform.mean()
-    fbank = torchaudio.compliance.kaldi.fbank(waveform, htk_compat=True, sample_frequency=sr, use_energy=False,
-                                              window_type="hanning", num_mel_bins=128, dither=0.0, frame_shift=10)
-    p = 1024 - fbank.shape[0]
-    if p > 0:
-        fbank = torch.nn.ZeroPad2d((0, 0, 0, p))(fbank)
-    elif p < 0:
-        fbank = fbank[0:1024, :]
-    return ((fbank - (-4.503877)) / (5.141276 * 2)).numpy()
 
 
 def official_flow(video):
