@@ -14,7 +14,8 @@ namespace crmt {
 //   delta = t * R - written + min(R / input_rate, 1);  delta < -1.1: dropped;  delta > 1.1:
 //   written round(delta) times;  else written once.
 // So the first two outputs are the first two decoded frames (a 10 s, 25 fps clip gives 12 JPEGs:
-// frames 0, 1, 22, 47, 72, ..., 247), and later ones are the last frame before t = n - 1.1 + 1/25.
+// frames 0, 1, 22, 47, 72, ..., 247): with R = 1, output n >= 2 is the first frame at or after
+// n - 1.1 - 1/input_rate seconds.
 // t is rounded to 1/65536 of an output period and nudged by 2^-17 as ffmpeg does. Where a gap
 // between frames spans several slots, the earlier frame fills some of them (nb0 in ffmpeg); at the
 // end the last frame is repeated the median of the last three such counts.
