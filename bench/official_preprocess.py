@@ -48,28 +48,34 @@ def official_fbank(wav):
     return ((fbank - (-4.503877)) / (5.141276 * 2)).numpy()
 
 
-def flow_clip(job):
-    video, out = job
+def official_flows(video):
+    """CRMT's pre-processing/extract_rgb_of.py: TV-L1 (DualTVL1 defaults) on every consecutive pair of
+    gray frames, bound 15, quantised to uint8 [H, W, 2] (u, v), one per pair."""
     import cv2
     import numpy as np
-    cv2.setNumThreads(1)
-    name = os.path.splitext(os.path.basename(video))[0]
-    for d in ("u", "v"):
-        os.makedirs(os.path.join(out, name + "_" + d), exist_ok=True)
     cap = cv2.VideoCapture(video)
     ok, prev = cap.read()
     prev = cv2.cvtColor(prev, cv2.COLOR_BGR2GRAY)
-    k = 0
     while True:
         ok, frame = cap.read()
         if not ok:
             break
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         flow = cv2.optflow.DualTVL1OpticalFlow_create().calc(prev, gray, None)
-        q = np.clip(np.round((flow + 15) * (255.0 / 30)).astype(int), 0, 255)
+        yield np.clip(np.round((flow + 15) * (255.0 / 30)).astype(int), 0, 255).astype(np.uint8)
+        prev = gray
+
+
+def flow_clip(job):
+    video, out = job
+    import cv2
+    cv2.setNumThreads(1)
+    name = os.path.splitext(os.path.basename(video))[0]
+    for d in ("u", "v"):
+        os.makedirs(os.path.join(out, name + "_" + d), exist_ok=True)
+    for k, q in enumerate(official_flows(video)):
         cv2.imwrite(os.path.join(out, name + "_u", "{:06d}.jpg".format(k)), q[:, :, 0])
         cv2.imwrite(os.path.join(out, name + "_v", "{:06d}.jpg".format(k)), q[:, :, 1])
-        prev, k = gray, k + 1
 
 
 def main():

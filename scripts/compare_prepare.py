@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
-from official_preprocess import official_fbank  # noqa: E402  (the official extract_audio.py computation)
+from official_preprocess import official_fbank, official_flows  # noqa: E402  (the official computations)
 
 
 def ffmpeg(*args):
@@ -48,24 +48,6 @@ def pixel_diff(a_path, b_path, mode="RGB"):
     if a.shape != b.shape:
         return None
     return float(np.abs(a - b).mean())
-
-
-def official_flow(video):
-    # pre-processing/extract_rgb_of.py: every consecutive pair of gray frames, DualTVL1 defaults, bound 15
-    cap = cv2.VideoCapture(video)
-    ok, prev = cap.read()
-    prev = cv2.cvtColor(prev, cv2.COLOR_BGR2GRAY)
-    flows = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        flow = cv2.optflow.DualTVL1OpticalFlow_create().calc(prev, gray, None)
-        q = np.round((flow + 15) * (255.0 / 30)).astype(int)
-        flows.append(np.clip(q, 0, 255).astype(np.uint8))
-        prev = gray
-    return flows
 
 
 def ogm_frames(video):
@@ -119,7 +101,7 @@ def compare_ucf(args, work):
     result = {"clips": 0, "flow_count_equal": 0, "flow_mean_abs_diff": [], "flow_max_abs_diff": []}
     for name in sorted(os.listdir(os.path.join(args.prepared, "rgb")))[: args.clips]:
         result["clips"] += 1
-        flows = official_flow(videos[name])
+        flows = list(official_flows(videos[name]))
         ours_u = sorted(glob.glob(os.path.join(args.prepared, "flow/u", name, "*.jpg")))
         ours_v = sorted(glob.glob(os.path.join(args.prepared, "flow/v", name, "*.jpg")))
         result["flow_count_equal"] += len(flows) == len(ours_u)
