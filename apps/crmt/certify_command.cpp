@@ -50,6 +50,8 @@ void add_certify_command(CLI::App& app) {
     const auto radii = parse_nonnegative_list(opt->radii, "--radii", /*allow_infinity=*/true);
     apply_device_option(opt->device, opt->overrides);
     auto e = load_experiment(opt->checkpoint, opt->overrides);
+    // Before any work: radii and eta come from Theorems 3.3 / 3.5, which assume late fusion.
+    e.net->require_late_fusion(fmt::format("{}: crmt certify (certified radii, eta)", opt->checkpoint));
     int64_t samples = opt->samples >= 0 ? opt->samples : e.config.integer("crmt.lipschitz_samples");
     if (samples < 0) fail("--samples must be non-negative (0 = the whole training split), got {}", samples);
     // The empirical estimate, like the paper's code, looks at training samples; certificates are for
@@ -61,7 +63,8 @@ void add_certify_command(CLI::App& app) {
     std::optional<ApgdCheck> strong;
     if (opt->apgd)
       strong = apgd_check(e.net, e.data.test, cert, opt->apgd_steps, opt->apgd_restarts,
-                          e.config.integer("train.eval_batch_size"));    if (!opt->per_sample.empty()) write_file_atomically(opt->per_sample, per_sample_table(cert).to_csv());
+                          e.config.integer("train.eval_batch_size"));
+    if (!opt->per_sample.empty()) write_file_atomically(opt->per_sample, per_sample_table(cert).to_csv());
     if (opt->json) {
       nlohmann::json j = {{"checkpoint", opt->checkpoint}, {"certificate", certificate_json(cert)}};
       if (audit) j["audit"] = audit_json(*audit);

@@ -1,7 +1,8 @@
 // The contract of attack.h, checked for every registered attack (torchattacks' test over
 // __all__): the perturbation stays within its budget, modalities not attacked come back
 // bit-identical, inputs stay within their modality's valid range, labels are untouched, and the
-// model leaves in the mode it came in with its batch-norm statistics unchanged.
+// model leaves in the mode it came in with its batch-norm statistics unchanged. Over every kind of
+// model: late fusion with each encoder, and the joint ones (MMTM, the multi-modal transformer).
 #include <gtest/gtest.h>
 
 #include "crmt/attacks/attack_registry.h"
@@ -12,12 +13,34 @@
 namespace crmt {
 namespace {
 
-class AttackContract : public ::testing::TestWithParam<std::string> {
+// Model configs by name: every encoder and fusion, tiny (8x8 images).
+const std::vector<std::pair<std::string, std::vector<std::string>>> kModels = {
+    {"small_cnn", {"model.encoder=small_cnn", "model.embed_dim=8"}},
+    {"resnet34", {"model.encoder=resnet34", "model.resnet_width=4"}},
+    {"transformer", {"model.encoder=transformer", "model.encoders=[img1=small_cnn]", "model.embed_dim=8",
+                     "model.transformer.dim=16", "model.transformer.depth=1", "model.transformer.heads=2",
+                     "model.transformer.patch=4"}},
+    {"mmtm", {"model.encoder=resnet18", "model.fusion=mmtm", "model.resnet_width=4", "model.head=orthogonal"}},
+    {"multimodal_transformer",
+     {"model.fusion=transformer", "model.transformer.dim=16", "model.transformer.depth=1",
+      "model.transformer.heads=2", "model.transformer.patch=4"}},
+};
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, overrides] : kModels) names.push_back(name);
+  return names;
+}
+
+class AttackContract : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
  protected:
   void SetUp() override {
     // A bounded modality, so that range clamping is exercised.
     data_ = test::bounded_copy(test::image_data(24, 3, 11, 0.7), 0, -1.0, 1.0);
-    auto cfg = Config::load("", {"model.encoder=small_cnn", "model.embed_dim=8"});
+    std::vector<std::string> overrides;
+    for (const auto& [name, o] : kModels)
+      if (name == std::get<1>(GetParam())) overrides = o;
+    auto cfg = Config::load("", overrides);
     torch::manual_seed(3);
     net_ = build_model(cfg, data_.specs, data_.num_classes());
   }
@@ -32,7 +55,7 @@ std::vector<at::Tensor> buffers_of(MultiModalNet& net) {
 }
 
 TEST_P(AttackContract, KeepsTheContractOfAttackH) {
-  const auto& info = attack_info(GetParam());
+  const auto& info = attack_info(std::get<0>(GetParam()));
   const double strength = info.strength == "p" ? 0.3 : 0.8;
   auto attack = build_attack(AttackSpec{info.name, strength, 3, 5});
   ASSERT_NE(attack, nullptr);
@@ -75,8 +98,11 @@ TEST_P(AttackContract, KeepsTheContractOfAttackH) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryRegisteredAttack, AttackContract, ::testing::ValuesIn(known_attacks()),
-                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(EveryRegisteredAttackAndModel, AttackContract,
+                         ::testing::Combine(::testing::ValuesIn(known_attacks()), ::testing::ValuesIn(model_names())),
+                         [](const ::testing::TestParamInfo<std::tuple<std::string, std::string>>& p) {
+                           return std::get<0>(p.param) + "_" + std::get<1>(p.param);
+                         });
 
 TEST(AttackRegistry, ListsTheAttacksOfThePaperWithTheirStrengthWords) {
   for (const auto& [name, word] : std::vector<std::pair<std::string, std::string>>{

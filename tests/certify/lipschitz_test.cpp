@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 #include <variant>
 
+#include "crmt/certify/certificate.h"
 #include "crmt/certify/layer_bounds.h"
 #include "crmt/certify/lipschitz.h"
+#include "crmt/certify/resnet_bound.h"
 #include "crmt/core/config.h"
 #include "crmt/core/error.h"
 #include "crmt/data/synthetic.h"
@@ -141,20 +143,80 @@ TEST(LipschitzSmallCnn, GuaranteedBoundsDominateEmpiricalOnes) {
   EXPECT_TRUE((guar.pairwise >= emp.pairwise * (1 - 1e-6)).all().item<bool>());
 }
 
-TEST(LipschitzResNet, GuaranteedIsNotComputable) {
+// Residual blocks are bounded as L(main path) + L(shortcut): finite, sound, loose. Checked against
+// the largest gradients and against random pairs of inputs, for ResNet-18 and -34 with non-trivial
+// batch-norm statistics, on single images and on clips.
+TEST(LipschitzResNet, GuaranteedBoundDominatesGradientsAndDifferences) {
+  for (const char* encoder : {"model.encoder=resnet18", "model.encoder=resnet34"}) {
+    SCOPED_TRACE(encoder);
+    torch::manual_seed(2);
+    auto data = test::image_data(12, 3, 1);
+    auto net = build_model(Config::load("", {encoder, "model.resnet_width=4"}), data.specs, 3);
+    for (auto& buffer : net->named_buffers()) {
+      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
+      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.5);
+    }
+    net->eval();
+    ASSERT_TRUE(guaranteed_lipschitz_supported(net));
+    auto guar = guaranteed_lipschitz(net);
+    auto emp = empirical_lipschitz(net, data);
+    EXPECT_TRUE(guar.tau.isfinite().all().item<bool>());
+    EXPECT_TRUE((guar.tau >= emp.tau * (1 - 1e-6)).all().item<bool>()) << guar.tau << emp.tau;
+    EXPECT_TRUE((guar.pairwise >= emp.pairwise * (1 - 1e-6)).all().item<bool>());
+    // |s_k(x) - s_k(x')| <= tau_k ||x - x'|| on random pairs.
+    torch::NoGradGuard no_grad;
+    auto x = data.all().inputs;
+    auto moved = x;
+    moved[0] = x[0] + 0.3 * torch::randn_like(x[0]);
+    auto a = net->forward(x).unimodal_scores[0], b = net->forward(moved).unimodal_scores[0];
+    auto dist = (moved[0] - x[0]).flatten(1).norm(2, {1}).to(torch::kDouble);
+    auto ratio = ((a - b).abs().to(torch::kDouble) / dist.unsqueeze(1)).amax(0);
+    EXPECT_TRUE((ratio <= guar.tau[0]).all().item<bool>()) << ratio << guar.tau[0];
+  }
+}
+
+TEST(LipschitzResNet, ClipBoundIsTheFrameBoundOverSqrtT) {
+  torch::manual_seed(3);
+  ModalitySpec frame{"v", {3, 16, 16}}, clip{"v", {4, 3, 16, 16}};
+  ResNetImpl net(3, 4, 18, 4);
+  const double one = resnet_lipschitz_bound(net, frame), four = resnet_lipschitz_bound(net, clip);
+  EXPECT_NEAR(four, one / 2.0, 1e-9 * one);
+}
+
+TEST(LipschitzTransformer, GuaranteedIsRefusedWithTheReason) {
   auto data = test::image_data(4, 2, 1);
-  auto config = Config::load("", {"model.encoder=resnet18"});
-  auto net = build_model(config, data.specs, 2);
+  auto net = build_model(Config::load("", {"model.encoder=transformer", "model.transformer.dim=8",
+                                           "model.transformer.depth=1", "model.transformer.heads=2",
+                                           "model.transformer.patch=4"}),
+                         data.specs, 2);
   std::string why;
   EXPECT_FALSE(guaranteed_lipschitz_supported(net, &why));
-  EXPECT_NE(why.find("resnet18"), std::string::npos) << why;
-  // Refused because its residual blocks have no entry in the layer table, all named at once.
-  EXPECT_NE(why.find("layer1.0 (BasicBlock)"), std::string::npos) << why;
-  EXPECT_NE(why.find("layer4.1 (BasicBlock)"), std::string::npos) << why;
-  EXPECT_EQ(why.find("conv1 ("), std::string::npos) << "the stem's layers are bounded: " << why;
-  EXPECT_EQ(why.find("bn1 ("), std::string::npos) << "the stem's layers are bounded: " << why;
+  EXPECT_NE(why.find("not globally Lipschitz"), std::string::npos) << why;
   EXPECT_THROW(guaranteed_lipschitz(net), Error);
   EXPECT_THROW(check_lipschitz_kind("exact"), Error);
+  auto emp = empirical_lipschitz(net, data);  // the empirical estimate still runs
+  EXPECT_TRUE((emp.tau > 0).all().item<bool>());
+}
+
+// Joint encoders: the empirical sensitivity of s(m) to x(m) (others held) is measured, but no
+// certificate is built on it.
+TEST(LipschitzJoint, EmpiricalRunsAndCertificatesAreRefused) {
+  auto data = test::image_data(6, 3, 1);
+  for (const char* fusion : {"model.fusion=mmtm", "model.fusion=transformer"}) {
+    SCOPED_TRACE(fusion);
+    auto net = build_model(Config::load("", {fusion, "model.encoder=resnet18", "model.resnet_width=4",
+                                             "model.transformer.dim=8", "model.transformer.depth=1",
+                                             "model.transformer.heads=2", "model.transformer.patch=4"}),
+                           data.specs, 3);
+    auto emp = empirical_lipschitz(net, data);
+    EXPECT_TRUE((emp.tau > 0).all().item<bool>());
+    std::string why;
+    EXPECT_FALSE(guaranteed_lipschitz_supported(net, &why));
+    EXPECT_NE(why.find("late-fusion"), std::string::npos) << why;
+    why = test::error_of([&] { certify(net, data, emp, {0.0}); });
+    EXPECT_NE(why.find("late-fusion"), std::string::npos) << why;
+    EXPECT_THROW(net->encode(0, data.all().inputs[0]), Error);
+  }
 }
 
 TEST(LipschitzResNet, EmpiricalEstimateIsTheSameWithChannelsLastConvolutions) {
@@ -167,7 +229,7 @@ TEST(LipschitzResNet, EmpiricalEstimateIsTheSameWithChannelsLastConvolutions) {
   auto config = Config::load("", {"model.encoder=resnet18", "model.head=orthogonal"});
   auto net = build_model(config, data.specs, 2);
   auto plain = empirical_lipschitz(net, data, 3);
-  for (size_t m = 0; m < net->num_modalities(); ++m) dynamic_cast<ResNet18Impl&>(net->encoder(m)).use_channels_last();
+  for (size_t m = 0; m < net->num_modalities(); ++m) dynamic_cast<ResNetImpl&>(net->encoder(m)).use_channels_last();
   auto nhwc = empirical_lipschitz(net, data, 3);
   EXPECT_TRUE(torch::allclose(nhwc.tau, plain.tau, 1e-4, 1e-7));
   EXPECT_TRUE(torch::allclose(nhwc.pairwise, plain.pairwise, 1e-4, 1e-7));

@@ -52,7 +52,7 @@ TEST(BaselineMethods, EveryKnownMethodTrainsWithChannelsLastResNetEncoders) {
     cfg.set("msefm.memory_size", "8");
     cfg.set("ume_mma.unimodal_epochs", "0");
     auto net = build_model(cfg, specs, 2);
-    for (size_t m = 0; m < net->num_modalities(); ++m) dynamic_cast<ResNet18Impl&>(net->encoder(m)).use_channels_last();
+    for (size_t m = 0; m < net->num_modalities(); ++m) dynamic_cast<ResNetImpl&>(net->encoder(m)).use_channels_last();
     auto method = build_method(cfg);
     Trainer trainer(cfg, cfg.str("output.dir"), describe_architecture(net));
     ASSERT_NO_THROW(trainer.fit(net, *method, data, false));

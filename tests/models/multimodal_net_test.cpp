@@ -56,7 +56,7 @@ TEST(MultiModalNet, InputsAreMatchedByNameNotPosition) {
 TEST(Encoders, SmallCnnAndResNetShapes) {
   SmallCnnImpl cnn(1, 64);
   EXPECT_EQ(cnn.forward(torch::randn({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 64}));
-  ResNet18Impl audio(1, 1);
+  ResNetImpl audio(1, 1);
   audio.eval();
   EXPECT_EQ(audio.forward(torch::randn({2, 1, 64, 64})).sizes(), (std::vector<int64_t>{2, 512}));
   EXPECT_THROW(audio.forward(torch::randn({2, 3, 64, 64})), Error);
@@ -64,7 +64,7 @@ TEST(Encoders, SmallCnnAndResNetShapes) {
 
 TEST(Encoders, ResNetAveragesFramesOverTime) {
   torch::NoGradGuard no_grad;
-  ResNet18Impl visual(3, 2);
+  ResNetImpl visual(3, 2);
   visual.eval();
   auto clip = torch::randn({2, 2, 3, 32, 32});
   auto f0 = visual.forward(clip.select(1, 0));

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,7 @@ const std::vector<std::string> kTorchvisionNames = {
 
 // The encoder's parameters and buffers in state-dict order: each module's own parameters, then
 // its own buffers, then its children (as PyTorch's Module.state_dict()).
-std::vector<std::string> state_dict_names(ResNet18Impl& net) {
+std::vector<std::string> state_dict_names(ResNetImpl& net) {
   std::vector<std::string> names;
   auto own = [&](const torch::nn::Module& module, const std::string& prefix) {
     for (const auto& p : module.named_parameters(/*recurse=*/false)) names.push_back(prefix + p.key());
@@ -61,7 +62,7 @@ std::vector<std::string> state_dict_names(ResNet18Impl& net) {
 }
 
 TEST(ResNet18, StateNamesAreTorchvisionsWithoutFc) {
-  ResNet18Impl net(3, 1);
+  ResNetImpl net(3, 1);
   EXPECT_EQ(state_dict_names(net), kTorchvisionNames);
   EXPECT_EQ(net.named_parameters().size(), 60u);  // 20 convs + 20 BN (weight, bias)
   EXPECT_EQ(net.named_buffers().size(), 60u);     // 20 BN (running_mean, running_var, num_batches_tracked)
@@ -75,7 +76,7 @@ TEST(ResNet18, PaperShapes) {
     std::vector<int64_t> shape;
   };
   for (const auto& c : {Case{1, 1, {1, 1, 1024, 128}}, Case{3, 3, {1, 3, 3, 224, 224}}, Case{2, 3, {1, 3, 2, 224, 224}}}) {
-    ResNet18Impl net(c.channels, c.frames);
+    ResNetImpl net(c.channels, c.frames);
     net.eval();
     EXPECT_EQ(net.conv1->weight.sizes(), (std::vector<int64_t>{64, c.channels, 7, 7}));
     auto out = net.forward(torch::randn(c.shape));
@@ -87,7 +88,7 @@ TEST(ResNet18, PaperShapes) {
 
 TEST(ResNet18, ClipEmbeddingIsTheMeanOfFrameEmbeddings) {
   torch::NoGradGuard no_grad;
-  ResNet18Impl flow(2, 3);
+  ResNetImpl flow(2, 3);
   flow.eval();
   auto clip = torch::randn({2, 3, 2, 64, 48});
   auto expected = torch::zeros({2, 512});
@@ -97,7 +98,7 @@ TEST(ResNet18, ClipEmbeddingIsTheMeanOfFrameEmbeddings) {
 
 TEST(ResNet18, ChannelsLastComputesTheSameEmbeddingsAndGradients) {
   torch::manual_seed(0);
-  auto plain = std::make_shared<ResNet18Impl>(3, 2), nhwc = std::make_shared<ResNet18Impl>(3, 2);
+  auto plain = std::make_shared<ResNetImpl>(3, 2), nhwc = std::make_shared<ResNetImpl>(3, 2);
   {
     torch::NoGradGuard no_grad;
     for (auto& p : nhwc->named_parameters()) p.value().copy_(plain->named_parameters()[p.key()]);
@@ -114,16 +115,16 @@ TEST(ResNet18, ChannelsLastComputesTheSameEmbeddingsAndGradients) {
 }
 
 TEST(ResNet18, RejectsWrongChannelsAndRanks) {
-  ResNet18Impl audio(1, 1);
+  ResNetImpl audio(1, 1);
   audio.eval();
   EXPECT_THROW(audio.forward(torch::randn({1, 3, 32, 32})), Error);
   EXPECT_THROW(audio.forward(torch::randn({1, 32, 32})), Error);
-  EXPECT_THROW(ResNet18Impl(0, 1), Error);
+  EXPECT_THROW(ResNetImpl(0, 1), Error);
 }
 
 TEST(ResNet18, InitialisationFollowsTheOfficialBackbone) {
   torch::manual_seed(0);
-  ResNet18Impl net(3, 1);
+  ResNetImpl net(3, 1);
   std::vector<torch::Tensor> bn_weights;
   int64_t convs = 0, bns = 0;
   for (const auto& item : net.named_modules("", /*include_self=*/false)) {
@@ -151,6 +152,72 @@ TEST(ResNet18, InitialisationFollowsTheOfficialBackbone) {
   EXPECT_EQ(all.numel(), 4800);
   EXPECT_NEAR(all.mean().item<double>(), 1.0, 0.002);
   EXPECT_NEAR(all.std().item<double>(), 0.02, 0.002);
+}
+
+}  // namespace
+}  // namespace crmt
+
+namespace crmt {
+namespace {
+
+// torchvision's resnet34 state-dict names without fc: BasicBlocks [3, 4, 6, 3], a downsample in the
+// first block of layers 2-4. Spelled out by rule here, and counted against torchvision's 218.
+std::vector<std::string> torchvision_resnet34_names() {
+  auto bn = [](const std::string& p) {
+    return std::vector<std::string>{p + ".weight", p + ".bias", p + ".running_mean", p + ".running_var",
+                                    p + ".num_batches_tracked"};
+  };
+  std::vector<std::string> names{"conv1.weight"};
+  for (auto& n : bn("bn1")) names.push_back(n);
+  const int blocks[] = {3, 4, 6, 3};
+  for (int layer = 1; layer <= 4; ++layer)
+    for (int b = 0; b < blocks[layer - 1]; ++b) {
+      const auto p = "layer" + std::to_string(layer) + "." + std::to_string(b);
+      names.push_back(p + ".conv1.weight");
+      for (auto& n : bn(p + ".bn1")) names.push_back(n);
+      names.push_back(p + ".conv2.weight");
+      for (auto& n : bn(p + ".bn2")) names.push_back(n);
+      if (layer > 1 && b == 0) {
+        names.push_back(p + ".downsample.0.weight");
+        for (auto& n : bn(p + ".downsample.1")) names.push_back(n);
+      }
+    }
+  return names;
+}
+
+TEST(ResNet34, CarriesTorchvisionNamesAndShapes) {
+  ResNetImpl net(3, 1, 34);
+  std::vector<std::string> names;
+  for (const auto& p : net.named_parameters()) names.push_back(p.key());
+  for (const auto& b : net.named_buffers()) names.push_back(b.key());
+  auto expected = torchvision_resnet34_names();
+  EXPECT_EQ(expected.size() + 2, 218u);  // + fc.weight, fc.bias
+  std::sort(names.begin(), names.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(names, expected);
+  EXPECT_EQ(net.kind(), "resnet34");
+  int64_t weights = 0;
+  for (const auto& p : net.parameters()) weights += p.numel();
+  EXPECT_EQ(weights, 21797672 - 513000);  // torchvision resnet34 without its 1000-class fc
+}
+
+TEST(ResNet34, WidthScalesEveryStageAndTheStagesComposeToForward) {
+  torch::manual_seed(0);
+  ResNetImpl net(1, 1, 34, 16);
+  net.eval();
+  EXPECT_EQ(net.out_dim(), 128);
+  EXPECT_EQ(net.conv1->weight.sizes(), (std::vector<int64_t>{16, 1, 7, 7}));
+  auto x = torch::randn({2, 1, 32, 40});
+  int64_t t = 0;
+  auto y = net.stem(net.fold_frames(x, &t));
+  for (int s = 1; s <= 4; ++s) {
+    y = net.stage(s, y);
+    EXPECT_EQ(y.size(1), net.stage_channels(s));
+  }
+  EXPECT_TRUE(torch::allclose(ResNetImpl::pool(y, t), net.forward(x)));
+  EXPECT_EQ(net.forward(x).sizes(), (std::vector<int64_t>{2, 128}));
+  EXPECT_THROW(ResNetImpl(3, 1, 50), Error);
+  EXPECT_THROW(ResNetImpl(3, 1, 18, 0), Error);
 }
 
 }  // namespace

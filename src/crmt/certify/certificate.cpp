@@ -82,6 +82,7 @@ double Certificate::eta_ratio(size_t a, size_t b) const {
 Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const LipschitzEstimate& lipschitz,
                     const std::vector<double>& radii, int64_t batch_size) {
   const Fp32Scope fp32;  // a radius computed in half precision is not a certificate
+  net->require_late_fusion("a certified radius");
   Certificate cert;
   cert.lipschitz = lipschitz;
   cert.head_kind = net->head().kind();

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "crmt/certify/layer_bounds.h"
+#include "crmt/certify/resnet_bound.h"
 #include "crmt/core/error.h"
 #include "crmt/core/precision.h"
 #include "crmt/models/eval_mode_guard.h"
@@ -68,6 +69,16 @@ struct EncoderBound {
 // by its entry in the layer table (layer_bounds.h). Every layer without an entry is named in one
 // error. Other encoders (ResNet-18) are no chain: refused, naming their layers that have no entry.
 EncoderBound bound_encoder(EncoderImpl& encoder, const ModalitySpec& spec) {
+  if (encoder.kind() == "transformer")
+    fail("encoder 'transformer' (modality '{}') has no guaranteed Lipschitz bound: dot-product self-attention is "
+         "not globally Lipschitz (Kim et al. 2021), nor is layer norm, whose constant grows without limit as its "
+         "input's spread shrinks; use --lipschitz empirical",
+         spec.name);
+  if (auto* resnet = dynamic_cast<ResNetImpl*>(&encoder)) {
+    EncoderBound out;
+    out.lipschitz_rest = resnet_lipschitz_bound(*resnet, spec);
+    return out;
+  }
   auto body = encoder_body(encoder);
   if (!body) {
     std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> leaves;
@@ -153,12 +164,12 @@ std::string check_lipschitz_kind(const std::string& kind) {
 at::Tensor unimodal_score_weight(MultiModalNet& net, size_t m) {
   torch::NoGradGuard no_grad;
   const size_t M = net->num_modalities();
-  const int64_t dim = net->encoder(m).out_dim();
+  const int64_t dim = net->embedding_dim(m);
   auto options = net->head().bias().options();
   // Rows 0..dim-1: unit embeddings of modality m; row dim: all zeros. Other modalities: zeros.
   std::vector<torch::Tensor> embeddings;
   for (size_t o = 0; o < M; ++o) {
-    const int64_t d = net->encoder(o).out_dim();
+    const int64_t d = net->embedding_dim(o);
     auto e = torch::zeros({dim + 1, d}, options);
     if (o == m) e.narrow(0, 0, dim).copy_(torch::eye(dim, options));
     embeddings.push_back(e);
@@ -167,19 +178,36 @@ at::Tensor unimodal_score_weight(MultiModalNet& net, size_t m) {
   return (scores.narrow(0, 0, dim) - scores[dim]).t().contiguous();                         // [K, dim]
 }
 
-at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor& x) {
-  const int64_t K = net->num_classes();
-  const int64_t B = x.size(0);
-  auto r = unimodal_score_weight(net, m).to(x.scalar_type());  // [K, dim]
+namespace {
+
+// Repeats a batch [B, ...] K times along a new leading axis and flattens it to [K*B, ...].
+at::Tensor repeat_batch(const at::Tensor& x, int64_t K) {
   std::vector<int64_t> rep_shape{K};
   rep_shape.insert(rep_shape.end(), x.sizes().begin(), x.sizes().end());
-  std::vector<int64_t> flat_shape{K * B};
+  std::vector<int64_t> flat_shape{K * x.size(0)};
   flat_shape.insert(flat_shape.end(), x.sizes().begin() + 1, x.sizes().end());
-  auto xr = x.detach().unsqueeze(0).expand(rep_shape).reshape(flat_shape).clone().requires_grad_(true);
+  return x.detach().unsqueeze(0).expand(rep_shape).reshape(flat_shape).clone();
+}
+
+}  // namespace
+
+at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const std::vector<at::Tensor>& inputs) {
+  const int64_t K = net->num_classes();
+  const auto& x = inputs.at(m);
+  const int64_t B = x.size(0);
+  auto r = unimodal_score_weight(net, m).to(x.scalar_type());  // [K, dim]
+  auto xr = repeat_batch(x, K).requires_grad_(true);
   torch::Tensor grad;
   {
     torch::AutoGradMode enable(true);
-    auto phi = net->embed(m, xr);                                // [K*B, dim], filtered if the model filters
+    torch::Tensor phi;  // [K*B, dim], filtered if the model filters
+    if (net->late_fusion()) {
+      phi = net->embed(m, xr);  // through encoder m only
+    } else {
+      std::vector<at::Tensor> repeated;  // the other modalities held at their values
+      for (size_t o = 0; o < inputs.size(); ++o) repeated.push_back(o == m ? xr : repeat_batch(inputs[o], K));
+      phi = net->embed_all(repeated).at(m);
+    }
     auto s = torch::matmul(phi, r.t()).view({K, B, K});          // copy k, sample b, class c
     auto picked = torch::diagonal(s, 0, 0, 2);                   // [B, K]: s[k, b, k]
     grad = torch::autograd::grad({picked.sum()}, {xr})[0];
@@ -187,6 +215,13 @@ at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor
   // reshape, not view: input gradients come back channels-last from NHWC convolutions (GPUs).
   auto J = grad.reshape({K, B, -1}).permute({1, 0, 2}).to(torch::kDouble);  // [B, K, n]
   return torch::bmm(J, J.transpose(1, 2));
+}
+
+at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor& x) {
+  net->require_late_fusion("the Jacobian of a modality's scores from its input alone");
+  std::vector<at::Tensor> inputs(net->num_modalities());
+  inputs[m] = x;
+  return unimodal_jacobian_gram(net, m, inputs);
 }
 
 LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDataset& data, int64_t max_samples,
@@ -221,7 +256,7 @@ LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDatase
     auto batch = data.batch(idx);
     auto inputs = net->align(batch);
     for (size_t m = 0; m < M; ++m) {
-      auto G = unimodal_jacobian_gram(net, m, inputs[m]);  // [b, K, K]
+      auto G = unimodal_jacobian_gram(net, m, inputs);  // [b, K, K]
       auto diag = torch::diagonal(G, 0, 1, 2);             // [b, K]
       // The estimate is a host-side table, whatever device the gradients came from.
       auto tau = diag.clamp_min(0).sqrt().amax(0).cpu();
@@ -240,6 +275,7 @@ LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDatase
 
 bool guaranteed_lipschitz_supported(MultiModalNet& net, std::string* why) {
   try {
+    net->require_late_fusion("a guaranteed Lipschitz bound per modality");
     for (size_t m = 0; m < net->num_modalities(); ++m) (void)bound_encoder(net->encoder(m), net->specs()[m]);
     return true;
   } catch (const Error& e) {
@@ -250,6 +286,7 @@ bool guaranteed_lipschitz_supported(MultiModalNet& net, std::string* why) {
 
 LipschitzEstimate guaranteed_lipschitz(MultiModalNet& net) {
   const Fp32Scope fp32;  // a bound computed in half precision bounds nothing
+  net->require_late_fusion("a guaranteed Lipschitz bound per modality");
   const size_t M = net->num_modalities();
   const int64_t K = net->num_classes();
   LipschitzEstimate est;

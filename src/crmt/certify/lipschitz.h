@@ -42,11 +42,16 @@ at::Tensor unimodal_score_weight(MultiModalNet& net, size_t m);
 // encoder m only, batched over classes (the batch is repeated K times). Uses the model's current
 // mode (call net->eval() first for batch-norm models).
 at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const at::Tensor& x);
+// The same from all modalities' inputs (in the model's order). For a joint encoder (MMTM, a
+// multi-modal transformer) the other modalities are held at their values: the local sensitivity of
+// s(m) to x(m) alone, an empirical quantity that no theorem of section 3 turns into a certificate.
+at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const std::vector<at::Tensor>& inputs);
 
 // (a) What the paper's code does, restricted to modality m's encoder: the largest Jacobian-row norm
 // over the first `max_samples` samples of `data` (0 = all): tau_k = max_i sqrt(G_kk),
 // pairwise_yj = max_i sqrt(G_yy + G_jj - 2 G_yj). A lower bound of the true constants, not a
-// guarantee. The model is evaluated in eval mode and its mode is restored afterwards.
+// guarantee. For a joint-encoder model it measures s(m)'s sensitivity to x(m) with the other
+// inputs held (what CRMT's step 2 weighs), which certify() refuses to turn into radii. The model is evaluated in eval mode and its mode is restored afterwards.
 LipschitzEstimate empirical_lipschitz(MultiModalNet& net, const MultiModalDataset& data, int64_t max_samples = 0,
                                       int64_t batch_size = 64);
 

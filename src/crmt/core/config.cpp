@@ -39,13 +39,25 @@ data:
     test_samples: 400
     noise: 1.0
 model:
-  encoder: small_cnn  # small_cnn | resnet18 | mlp | linear
+  encoder: small_cnn  # small_cnn | resnet18 | resnet34 | transformer | mlp | linear
+  encoders: []        # per-modality exceptions to model.encoder, "modality=kind" (e.g. [audio=transformer])
+  fusion: late        # late (one encoder per modality) | mmtm (ResNet streams + MMTM) | transformer (joint)
   embed_dim: 64
   hidden_dim: 256     # mlp only
+  resnet_width: 64    # resnet18/34 stem channels (the stages have 1, 2, 4, 8 x; the embedding 8 x)
+  mmtm_stages: [2, 3, 4]  # fusion mmtm: MMTM modules after these ResNet stages (1..4)
+  mmtm_ratio: 4       # fusion mmtm: joint code = 2 * (sum of the streams' channels) / ratio
+  transformer:        # encoder transformer (per modality) and fusion transformer (joint)
+    dim: 192
+    depth: 4
+    heads: 3
+    mlp_ratio: 4.0
+    patch: 16         # square patches of the image / time-frequency plane
+    pool: cls         # cls | mean (per-modality encoders; the joint one reads each modality's cls token)
   head: concat        # concat | orthogonal | orthogonal_official
-  pretrained: ""      # resnet18 only: torchvision ImageNet weights (TorchScript archive or state dict); "" = none
-  pretrained_modalities: []  # modalities whose resnet18 encoder loads model.pretrained; [] = all
-  channels_last: true # GPU only: resnet18 convolutions in NHWC memory (cuDNN's tensor-core layout)
+  pretrained: ""      # torchvision resnet18/34 or timm ViT weights (TorchScript archive or state dict); "" = none
+  pretrained_modalities: []  # modalities whose encoder loads model.pretrained; [] = all
+  channels_last: true # GPU only: resnet convolutions in NHWC memory (cuDNN's tensor-core layout)
 train:
   method: jt
   epochs: 5

@@ -1,40 +1,164 @@
 #include "crmt/models/model_factory.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 
 #include "crmt/core/error.h"
 #include "crmt/models/concat_head.h"
 #include "crmt/models/feature_memory.h"
 #include "crmt/models/head_factory.h"
 #include "crmt/models/mlp.h"
+#include "crmt/models/mmtm/mmtm_net.h"
 #include "crmt/models/pretrained.h"
 #include "crmt/models/resnet.h"
 #include "crmt/models/small_cnn.h"
+#include "crmt/models/transformer/multimodal_transformer.h"
+#include "crmt/models/transformer/pretrained_vit.h"
+#include "crmt/models/transformer/vision_transformer.h"
 
 namespace crmt {
 
 namespace {
 
-std::shared_ptr<EncoderImpl> build_encoder(const Config& config, const ModalitySpec& spec) {
-  const auto kind = config.str("model.encoder");
-  if (kind != "linear" && kind != "mlp" && kind != "small_cnn" && kind != "resnet18")
-    fail("model.encoder must be small_cnn, resnet18, mlp or linear, got '{}'", kind);
-  const auto embed_dim = config.integer("model.embed_dim");
+const std::vector<std::string> kEncoderKinds = {"small_cnn", "resnet18", "resnet34", "transformer", "mlp", "linear"};
+
+std::string modality_names(const ModalitySpecs& specs) {
+  std::vector<std::string> names;
+  for (const auto& spec : specs) names.push_back(spec.name);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// model.encoder, or this modality's exception in model.encoders ("modality=kind").
+std::string encoder_kind(const Config& config, const ModalitySpec& spec) {
+  auto kind = config.str("model.encoder");
+  for (const auto& entry : config.strings("model.encoders")) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos)
+      fail("model.encoders: '{}' is not modality=kind (e.g. audio=transformer)", entry);
+    if (entry.substr(0, eq) == spec.name) kind = entry.substr(eq + 1);
+  }
+  if (std::find(kEncoderKinds.begin(), kEncoderKinds.end(), kind) == kEncoderKinds.end())
+    fail("encoder for modality '{}' must be one of {}, got '{}'", spec.name, fmt::join(kEncoderKinds, ", "), kind);
+  return kind;
+}
+
+void check_encoder_exceptions(const Config& config, const ModalitySpecs& specs) {
+  for (const auto& entry : config.strings("model.encoders")) {
+    const auto name = entry.substr(0, entry.find('='));
+    bool known = false;
+    for (const auto& spec : specs) known = known || spec.name == name;
+    if (!known) fail("model.encoders: '{}' is not a modality of the data (it has {})", name, modality_names(specs));
+  }
+}
+
+TransformerOptions transformer_options(const Config& config) {
+  TransformerOptions o;
+  o.dim = config.integer("model.transformer.dim");
+  o.depth = config.integer("model.transformer.depth");
+  o.heads = config.integer("model.transformer.heads");
+  o.mlp_ratio = config.real("model.transformer.mlp_ratio");
+  o.patch = config.integer("model.transformer.patch");
+  o.pool = config.str("model.transformer.pool");
+  check(o);
+  return o;
+}
+
+// [C, H, W] or [T, C, H, W] as (frames, channels, height, width); others are an error naming `what`.
+std::array<int64_t, 4> image_shape(const ModalitySpec& spec, const std::string& what) {
   const auto& shape = spec.shape;
+  if (shape.size() == 3) return {1, shape[0], shape[1], shape[2]};
+  if (shape.size() == 4) return {shape[0], shape[1], shape[2], shape[3]};
+  fail("modality '{}' has shape [{}]: {} needs [C, H, W] or [T, C, H, W]", spec.name, fmt::join(shape, ","), what);
+}
+
+std::shared_ptr<EncoderImpl> build_encoder(const Config& config, const ModalitySpec& spec, const std::string& kind) {
+  const auto embed_dim = config.integer("model.embed_dim");
   if (kind == "linear") return std::make_shared<MlpImpl>(spec.numel(), std::vector<int64_t>{}, embed_dim);
-  if (kind == "mlp" || shape.size() == 1)
+  if (kind == "mlp" || spec.shape.size() == 1)
     return std::make_shared<MlpImpl>(spec.numel(), std::vector<int64_t>{config.integer("model.hidden_dim")}, embed_dim);
-  if (shape.size() != 3 && shape.size() != 4)
-    fail("modality '{}' has shape [{}]: image encoders need [C, H, W] or [T, C, H, W]", spec.name,
-         fmt::join(shape, ","));
-  int64_t channels = shape.size() == 3 ? shape[0] : shape[1];
-  int64_t frames = shape.size() == 4 ? shape[0] : 1;
+  const auto [frames, channels, height, width] = image_shape(spec, "encoder " + kind);
   if (kind == "small_cnn") {
-    if (shape.size() == 4) fail("model.encoder small_cnn takes single images; modality '{}' has frames", spec.name);
+    if (spec.shape.size() == 4) fail("model.encoder small_cnn takes single images; modality '{}' has frames", spec.name);
     return std::make_shared<SmallCnnImpl>(channels, embed_dim);
   }
-  if (kind == "resnet18") return std::make_shared<ResNet18Impl>(channels, frames);
-  fail("model.encoder must be small_cnn, resnet18, mlp or linear, got '{}'", kind);
+  if (kind == "resnet18" || kind == "resnet34")
+    return std::make_shared<ResNetImpl>(channels, frames, kind == "resnet18" ? 18 : 34,
+                                        config.integer("model.resnet_width"));
+  return std::make_shared<VisionTransformerImpl>(channels, frames, height, width, transformer_options(config));
+}
+
+std::shared_ptr<JointEncoderImpl> build_joint_encoder(const Config& config, const ModalitySpecs& specs) {
+  const auto fusion = config.str("model.fusion");
+  std::vector<std::string> names;
+  for (const auto& spec : specs) names.push_back(spec.name);
+  if (fusion == "mmtm") {
+    std::vector<std::shared_ptr<ResNetImpl>> streams;
+    for (const auto& spec : specs) {
+      const auto kind = encoder_kind(config, spec);
+      if (kind != "resnet18" && kind != "resnet34")
+        fail("model.fusion mmtm fuses ResNet streams; modality '{}' has encoder '{}' (set model.encoder to "
+             "resnet18 or resnet34)",
+             spec.name, kind);
+      streams.push_back(std::dynamic_pointer_cast<ResNetImpl>(build_encoder(config, spec, kind)));
+    }
+    std::vector<int> stages;
+    for (double s : config.reals("model.mmtm_stages")) {
+      if (s != static_cast<int>(s)) fail("model.mmtm_stages: stages are whole numbers 1..4, got {}", s);
+      stages.push_back(static_cast<int>(s));
+    }
+    return std::make_shared<MmtmNetImpl>(names, streams, stages, config.integer("model.mmtm_ratio"));
+  }
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& spec : specs) {
+    (void)image_shape(spec, "model.fusion transformer");
+    shapes.push_back(spec.shape);
+  }
+  return std::make_shared<MultiModalTransformerImpl>(shapes, names, transformer_options(config));
+}
+
+// The transformer's patch grid on one frame of this modality.
+std::pair<int64_t, int64_t> patch_grid(const Config& config, const ModalitySpec& spec) {
+  const auto shape = image_shape(spec, "a transformer");  // (frames, channels, height, width)
+  const auto patch = config.integer("model.transformer.patch");
+  return {shape[2] / patch, shape[3] / patch};
+}
+
+bool selected(const std::vector<std::string>& modalities, const std::string& name) {
+  return modalities.empty() || std::find(modalities.begin(), modalities.end(), name) != modalities.end();
+}
+
+// model.pretrained into the encoders of model.pretrained_modalities ([] = all that can take it).
+void load_pretrained_weights(MultiModalNet& net, const Config& config) {
+  const auto path = config.str("model.pretrained");
+  const auto chosen = config.strings("model.pretrained_modalities");
+  const auto& specs = net->specs();
+  if (auto* joint = net->joint_encoder()) {
+    if (auto* mmtm = dynamic_cast<MmtmNetImpl*>(joint)) {
+      for (size_t m = 0; m < specs.size(); ++m)
+        if (selected(chosen, specs[m].name)) load_pretrained_resnet(mmtm->stream(m), path);
+    } else {
+      std::map<std::string, std::pair<int64_t, int64_t>> grids;
+      for (const auto& spec : specs)
+        if (selected(chosen, spec.name)) grids[spec.name] = patch_grid(config, spec);
+      load_pretrained_vit_into_joint(*joint, grids, path);
+    }
+    return;
+  }
+  for (size_t m = 0; m < specs.size(); ++m) {
+    if (!selected(chosen, specs[m].name)) continue;
+    auto& encoder = net->encoder(m);
+    if (auto* resnet = dynamic_cast<ResNetImpl*>(&encoder)) {
+      load_pretrained_resnet(*resnet, path);
+    } else if (auto* vit = dynamic_cast<VisionTransformerImpl*>(&encoder)) {
+      const auto [grid_h, grid_w] = patch_grid(config, specs[m]);
+      load_pretrained_vit(*vit, grid_h, grid_w, path);
+    } else if (!chosen.empty()) {
+      fail("model.pretrained_modalities: modality '{}' has a {} encoder, which takes no pretrained weights "
+           "(resnet18, resnet34 and transformer do)",
+           specs[m].name, encoder.kind());
+    }
+  }
 }
 
 }  // namespace
@@ -42,42 +166,46 @@ std::shared_ptr<EncoderImpl> build_encoder(const Config& config, const ModalityS
 MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes, bool load_pretrained) {
   if (specs.empty()) fail("cannot build a model for data without modalities");
   if (num_classes < 2) fail("a classifier needs at least 2 classes, got {}", num_classes);
-  // model.pretrained: ImageNet weights for the resnet18 encoders of model.pretrained_modalities ([] = all).
+  check_encoder_exceptions(config, specs);
+  const auto fusion = config.str("model.fusion");
+  if (fusion != "late" && fusion != "mmtm" && fusion != "transformer")
+    fail("model.fusion must be late, mmtm or transformer, got '{}'", fusion);
   const auto pretrained = config.str("model.pretrained");
   const auto pretrained_modalities = config.strings("model.pretrained_modalities");
-  if (!pretrained.empty() && config.str("model.encoder") != "resnet18")
-    fail("model.pretrained is set but model.encoder is '{}' (pretrained weights are for resnet18)",
-         config.str("model.encoder"));
   if (pretrained.empty() && !pretrained_modalities.empty())
     fail("model.pretrained_modalities is set but model.pretrained is empty");
+  if (!pretrained.empty() && fusion == "late") {
+    bool any = false;
+    for (const auto& spec : specs) {
+      const auto kind = encoder_kind(config, spec);
+      any = any || kind == "resnet18" || kind == "resnet34" || kind == "transformer";
+    }
+    if (!any)
+      fail("model.pretrained is set but model.encoder is '{}' (pretrained weights are for resnet18, resnet34 and "
+           "transformer)",
+           config.str("model.encoder"));
+  }
   for (const auto& name : pretrained_modalities) {
     bool known = false;
     for (const auto& spec : specs) known = known || spec.name == name;
-    if (!known) {
-      std::vector<std::string> names;
-      for (const auto& spec : specs) names.push_back(spec.name);
-      fail("model.pretrained_modalities: '{}' is not a modality of the data (it has {})", name, fmt::join(names, ", "));
-    }
+    if (!known)
+      fail("model.pretrained_modalities: '{}' is not a modality of the data (it has {})", name, modality_names(specs));
   }
-  std::vector<std::shared_ptr<EncoderImpl>> encoders;
+  MultiModalNet net{nullptr};
   std::vector<int64_t> dims;
-  for (const auto& spec : specs) {
-    encoders.push_back(build_encoder(config, spec));
-    dims.push_back(encoders.back()->out_dim());
-    const bool selected = pretrained_modalities.empty() ||
-                          std::find(pretrained_modalities.begin(), pretrained_modalities.end(), spec.name) !=
-                              pretrained_modalities.end();
-    if (!load_pretrained || pretrained.empty() || !selected) continue;
-    auto resnet = std::dynamic_pointer_cast<ResNet18Impl>(encoders.back());
-    if (!resnet) {  // a 1-d modality gets an MLP even when model.encoder is resnet18
-      if (!pretrained_modalities.empty())
-        fail("model.pretrained_modalities: modality '{}' has no resnet18 encoder (shape [{}])", spec.name,
-             fmt::join(spec.shape, ","));
-      continue;
+  if (fusion == "late") {
+    std::vector<std::shared_ptr<EncoderImpl>> encoders;
+    for (const auto& spec : specs) {
+      encoders.push_back(build_encoder(config, spec, encoder_kind(config, spec)));
+      dims.push_back(encoders.back()->out_dim());
     }
-    load_pretrained_resnet18(*resnet, pretrained);
+    net = MultiModalNet(specs, encoders, build_head(config, dims, num_classes));
+  } else {
+    auto joint = build_joint_encoder(config, specs);
+    dims = joint->out_dims();
+    net = MultiModalNet(specs, joint, build_head(config, dims, num_classes));
   }
-  MultiModalNet net(specs, encoders, build_head(config, dims, num_classes));
+  if (load_pretrained && !pretrained.empty()) load_pretrained_weights(net, config);
   // MSEFM's external memory belongs to the model: it acts at evaluation too, and attacks see it.
   if (config.str("train.method") == "msefm" && config.boolean("msefm.memory"))
     net->set_embedding_filter(std::make_shared<FeatureMemoryImpl>(
@@ -91,16 +219,23 @@ void place_on_device(MultiModalNet& net, const Config& config, const c10::Device
   if (!device.is_cuda()) return;
   at::globalContext().setBenchmarkCuDNN(config.boolean("cudnn_benchmark"));
   if (!config.boolean("model.channels_last")) return;
+  if (auto* mmtm = dynamic_cast<MmtmNetImpl*>(net->joint_encoder())) {
+    for (size_t m = 0; m < net->num_modalities(); ++m) mmtm->stream(m).use_channels_last();
+    return;
+  }
+  if (!net->late_fusion()) return;
   for (size_t m = 0; m < net->num_modalities(); ++m)
-    if (auto* resnet = dynamic_cast<ResNet18Impl*>(&net->encoder(m))) resnet->use_channels_last();
+    if (auto* resnet = dynamic_cast<ResNetImpl*>(&net->encoder(m))) resnet->use_channels_last();
 }
 
 std::string describe_architecture(MultiModalNet& net) {
   std::string text;
+  if (auto* joint = net->joint_encoder()) text += "joint:" + joint->kind() + " ";
   for (size_t m = 0; m < net->num_modalities(); ++m) {
     const auto& spec = net->specs()[m];
-    text += fmt::format("{}[{}]:{}->{} ", spec.name, fmt::join(spec.shape, "x"), net->encoder(m).kind(),
-                        net->encoder(m).out_dim());
+    std::string kind = net->late_fusion() ? net->encoder(m).kind() : "joint";
+    if (auto* mmtm = dynamic_cast<MmtmNetImpl*>(net->joint_encoder())) kind = mmtm->stream(m).kind();
+    text += fmt::format("{}[{}]:{}->{} ", spec.name, fmt::join(spec.shape, "x"), kind, net->embedding_dim(m));
   }
   text += fmt::format("head:{} classes:{}", net->head().kind(), net->num_classes());
   if (auto filter = net->embedding_filter()) text += " filter:" + filter->kind();

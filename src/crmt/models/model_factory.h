@@ -8,11 +8,13 @@
 namespace crmt {
 
 // Builds the model that the `model` section of a config describes, for data with these modalities
-// and classes. Image-like modalities ([C, H, W] or [T, C, H, W]) get the configured encoder; flat
-// feature vectors ([D]) get an MLP (or a linear map when model.encoder is linear).
-// model.pretrained (resnet18 only) loads ImageNet weights into the resnet18 encoders of
-// model.pretrained_modalities ([] = all) unless `load_pretrained` is false (a caller that loads a
-// checkpoint next has no use for them, and the file may be gone).
+// and classes. model.fusion late: image-like modalities ([C, H, W] or [T, C, H, W]) get the
+// configured encoder (model.encoder, or the modality's entry in model.encoders); flat feature
+// vectors ([D]) get an MLP (or a linear map when the encoder is linear). model.fusion mmtm: ResNet
+// streams joined by MMTMs; transformer: one joint multi-modal transformer. model.pretrained loads
+// torchvision ResNet or timm ViT weights into the encoders of model.pretrained_modalities ([] = all
+// that take them) unless `load_pretrained` is false (a caller that loads a checkpoint next has no
+// use for them, and the file may be gone).
 MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes,
                           bool load_pretrained = true);
 

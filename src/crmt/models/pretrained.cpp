@@ -1,5 +1,6 @@
 #include "crmt/models/pretrained.h"
 
+#include <torch/nn/module.h>
 #include <torch/script.h>
 #include <torch/serialize.h>
 
@@ -40,9 +41,11 @@ bool read_state_dict(const std::vector<char>& bytes, NamedTensors& out) {
   return true;
 }
 
-NamedTensors read_tensors(const std::string& path) {
+}  // namespace
+
+std::map<std::string, at::Tensor> read_pretrained_tensors(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: no such file (pretrained resnet18 weights)", path);
+  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: no such file (pretrained weights)", path);
   NamedTensors out;
   try {
     auto module = torch::jit::load(path, torch::kCPU);
@@ -60,33 +63,66 @@ NamedTensors read_tensors(const std::string& path) {
   }
 }
 
+namespace {
+
 std::string shape_of(const at::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+at::Tensor average_rgb_filters(const at::Tensor& src, const at::Tensor& dst) {
+  if (src.dim() == 4 && src.size(1) == 3 && dst.dim() == 4 && dst.size(1) != 3 && src.size(0) == dst.size(0) &&
+      src.size(2) == dst.size(2) && src.size(3) == dst.size(3))
+    return src.mean(1, /*keepdim=*/true).repeat({1, dst.size(1), 1, 1});
+  return src;
+}
 
 }  // namespace
 
-void load_pretrained_resnet18(ResNet18Impl& encoder, const std::string& path) {
-  const auto source = read_tensors(path);
+void load_pretrained(torch::nn::Module& module, const std::string& path, const PretrainedMapping& mapping) {
+  const auto source = read_pretrained_tensors(path);
   std::vector<std::pair<at::Tensor, at::Tensor>> copies;  // (destination, source), all checked first
-  std::map<std::string, bool> wanted;
+  std::map<std::string, bool> used;
+  std::vector<std::string> problems;
   auto take = [&](const std::string& name, const at::Tensor& dst) {
-    wanted[name] = true;
-    auto it = source.find(name);
-    if (it == source.end()) fail("{}: no tensor '{}' (expected torchvision's resnet18)", path, name);
-    at::Tensor src = it->second;
-    if (name == "conv1.weight" && src.dim() == 4 && src.size(1) == 3 && dst.dim() == 4 && dst.size(1) != 3 &&
-        src.size(0) == dst.size(0) && src.size(2) == dst.size(2) && src.size(3) == dst.size(3))
-      src = src.mean(1, /*keepdim=*/true).repeat({1, dst.size(1), 1, 1});  // RGB filters for a 1/2-channel stem
-    if (!src.sizes().equals(dst.sizes()))
-      fail("{}: tensor '{}' has shape {} but the encoder's is {}", path, name, shape_of(it->second), shape_of(dst));
+    const auto from = mapping.source_name ? mapping.source_name(name) : name;
+    if (from.empty()) return;
+    auto it = source.find(from);
+    if (it == source.end()) {
+      problems.push_back(fmt::format("no tensor '{}'", from) + (from == name ? "" : fmt::format(" (for '{}')", name)));
+      return;
+    }
+    used[from] = true;
+    at::Tensor src = average_rgb_filters(it->second, dst);
+    if (mapping.adapt && !src.sizes().equals(dst.sizes())) src = mapping.adapt(name, src, dst);
+    if (!src.sizes().equals(dst.sizes())) {
+      problems.push_back(fmt::format("tensor '{}' has shape {} but the model's '{}' is {}", from,
+                                     shape_of(it->second), name, shape_of(dst)));
+      return;
+    }
     copies.emplace_back(dst, src);
   };
-  for (const auto& p : encoder.named_parameters(/*recurse=*/true)) take(p.key(), p.value());
-  for (const auto& b : encoder.named_buffers(/*recurse=*/true)) take(b.key(), b.value());
-  for (const auto& [name, tensor] : source)
-    if (!wanted.count(name) && name.rfind("fc.", 0) != 0)
-      fail("{}: tensor '{}' is not part of resnet18 (expected torchvision's resnet18)", path, name);
+  for (const auto& p : module.named_parameters(/*recurse=*/true)) take(p.key(), p.value());
+  for (const auto& b : module.named_buffers(/*recurse=*/true)) take(b.key(), b.value());
+  for (const auto& [name, tensor] : source) {
+    if (used.count(name)) continue;
+    bool may_stay = false;
+    for (const auto& prefix : mapping.unused_prefixes) may_stay = may_stay || name.rfind(prefix, 0) == 0;
+    if (!may_stay) problems.push_back(fmt::format("tensor '{}' is not part of the model", name));
+  }
+  if (!problems.empty()) {
+    const size_t shown = std::min<size_t>(problems.size(), 12);
+    std::vector<std::string> head(problems.begin(), problems.begin() + static_cast<std::ptrdiff_t>(shown));
+    fail("{}: does not fit the model (expected {}): {} problem{}: {}{}", path, mapping.expected, problems.size(),
+         problems.size() == 1 ? "" : "s", fmt::join(head, "; "),
+         shown < problems.size() ? fmt::format("; and {} more", problems.size() - shown) : "");
+  }
   torch::NoGradGuard no_grad;
   for (auto& [dst, src] : copies) dst.copy_(src);
+}
+
+void load_pretrained_resnet(ResNetImpl& encoder, const std::string& path) {
+  PretrainedMapping mapping;
+  mapping.expected = "torchvision's " + encoder.kind();
+  mapping.unused_prefixes = {"fc."};
+  load_pretrained(encoder, path, mapping);
 }
 
 }  // namespace crmt

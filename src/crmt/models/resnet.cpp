@@ -36,20 +36,27 @@ class BasicBlockImpl : public nn::Module {
 };
 TORCH_MODULE(BasicBlock);
 
-nn::Sequential make_layer(int64_t in, int64_t out, int64_t stride) {
-  return nn::Sequential(BasicBlock(in, out, stride), BasicBlock(out, out, 1));
+nn::Sequential make_layer(int64_t in, int64_t out, int64_t stride, int64_t blocks) {
+  nn::Sequential layer(BasicBlock(in, out, stride));
+  for (int64_t b = 1; b < blocks; ++b) layer->push_back(BasicBlock(out, out, 1));
+  return layer;
 }
 
 }  // namespace
 
-ResNet18Impl::ResNet18Impl(int64_t in_channels, int64_t frames) : in_channels_(in_channels), frames_(frames) {
-  if (in_channels < 1) fail("resnet18 needs at least 1 input channel, got {}", in_channels);
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
-  bn1 = register_module("bn1", nn::BatchNorm2d(64));
-  layer1 = register_module("layer1", make_layer(64, 64, 1));
-  layer2 = register_module("layer2", make_layer(64, 128, 2));
-  layer3 = register_module("layer3", make_layer(128, 256, 2));
-  layer4 = register_module("layer4", make_layer(256, 512, 2));
+ResNetImpl::ResNetImpl(int64_t in_channels, int64_t frames, int64_t depth, int64_t width)
+    : in_channels_(in_channels), frames_(frames), depth_(depth), width_(width) {
+  if (depth != 18 && depth != 34) fail("resnet depth must be 18 or 34, got {}", depth);
+  if (in_channels < 1) fail("resnet{} needs at least 1 input channel, got {}", depth, in_channels);
+  if (width < 1) fail("model.resnet_width must be at least 1, got {}", width);
+  const std::vector<int64_t> blocks = depth == 18 ? std::vector<int64_t>{2, 2, 2, 2} : std::vector<int64_t>{3, 4, 6, 3};
+  const int64_t w = width;
+  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, w, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", nn::BatchNorm2d(w));
+  layer1 = register_module("layer1", make_layer(w, w, 1, blocks[0]));
+  layer2 = register_module("layer2", make_layer(w, 2 * w, 2, blocks[1]));
+  layer3 = register_module("layer3", make_layer(2 * w, 4 * w, 2, blocks[2]));
+  layer4 = register_module("layer4", make_layer(4 * w, 8 * w, 2, blocks[3]));
   // The official CRMT backbone's initialisation (models/backbone.py).
   torch::NoGradGuard no_grad;
   for (auto& module : modules(/*include_self=*/false)) {
@@ -62,31 +69,53 @@ ResNet18Impl::ResNet18Impl(int64_t in_channels, int64_t frames) : in_channels_(i
   }
 }
 
-void ResNet18Impl::use_channels_last() {
+void ResNetImpl::use_channels_last() {
   torch::NoGradGuard no_grad;
   for (auto& p : parameters())
     if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
   channels_last_ = true;
 }
 
-torch::Tensor ResNet18Impl::forward(const torch::Tensor& x) {
+torch::Tensor ResNetImpl::fold_frames(const torch::Tensor& x, int64_t* t) const {
   torch::Tensor frames = x;
-  int64_t n = x.size(0), t = 1;
+  *t = 1;
   if (x.dim() == 5) {  // [N, T, C, H, W]: fold time into the batch
-    t = x.size(1);
-    frames = x.reshape({n * t, x.size(2), x.size(3), x.size(4)});
+    *t = x.size(1);
+    frames = x.reshape({x.size(0) * *t, x.size(2), x.size(3), x.size(4)});
   } else if (x.dim() != 4) {
-    fail("resnet18 expects [N, C, H, W] or [N, T, C, H, W] input, got {} dimensions", x.dim());
+    fail("{} expects [N, C, H, W] or [N, T, C, H, W] input, got {} dimensions", kind(), x.dim());
   }
   if (frames.size(1) != in_channels_)
-    fail("resnet18 stem expects {} input channels, got {}", in_channels_, frames.size(1));
+    fail("{} stem expects {} input channels, got {}", kind(), in_channels_, frames.size(1));
   if (channels_last_) frames = frames.contiguous(at::MemoryFormat::ChannelsLast);
-  auto y = torch::relu(bn1(conv1(frames)));
-  y = torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
-  y = layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));
+  return frames;
+}
+
+torch::Tensor ResNetImpl::stem(const torch::Tensor& frames) {
+  return torch::max_pool2d(torch::relu(bn1(conv1(frames))), {3, 3}, {2, 2}, {1, 1});
+}
+
+torch::Tensor ResNetImpl::stage(int i, const torch::Tensor& y) {
+  switch (i) {
+    case 1: return layer1->forward(y);
+    case 2: return layer2->forward(y);
+    case 3: return layer3->forward(y);
+    case 4: return layer4->forward(y);
+  }
+  fail("resnet stages are 1..4, got {}", i);
+}
+
+torch::Tensor ResNetImpl::pool(const torch::Tensor& y, int64_t t) {
   // Mean over space per frame, then over T: equal to adaptive_avg_pool3d over (T, H', W').
   auto features = y.mean({2, 3});
-  return features.reshape({n, t, -1}).mean(1);
+  return features.reshape({y.size(0) / t, t, -1}).mean(1);
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+  int64_t t = 1;
+  auto y = stem(fold_frames(x, &t));
+  for (int i = 1; i <= 4; ++i) y = stage(i, y);
+  return pool(y, t);
 }
 
 }  // namespace crmt
