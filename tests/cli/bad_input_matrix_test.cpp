@@ -112,6 +112,12 @@ std::vector<Case> cases() {
   v.push_back({"UnknownDataset", synthetic("data.name=imagenet"), "data.name"});
   v.push_back({"UnknownMethod", synthetic("train.method=magic"), "magic"});
   v.push_back({"UnknownEncoder", synthetic("model.encoder=vit"), "model.encoder"});
+  v.push_back({"UnknownFusion", synthetic("model.fusion=early"), "model.fusion"});
+  v.push_back({"EncoderExceptionWithoutKind", synthetic("model.encoders=[m0]"), "model.encoders"});
+  v.push_back({"EncoderExceptionForNoModality", synthetic("model.encoders=[flow=mlp]"), "'flow'"});
+  v.push_back({"MmtmOnFlatFeatures", synthetic("model.fusion=mmtm model.encoder=resnet18"), "[C, H, W]"});
+  v.push_back({"TransformerHeadsDoNotDivideDim", synthetic("model.encoder=transformer model.transformer.heads=5"),
+               "model.transformer"});
   v.push_back({"UnknownHead", synthetic("model.head=attention"), "attention"});
   v.push_back({"UnknownDevice", synthetic("--device gpu"), "device: 'gpu' is not a device"});
   v.push_back({"DeviceIndexNotANumber", synthetic("device=cuda:x"), "'cuda:x'"});

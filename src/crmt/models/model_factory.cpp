@@ -32,14 +32,15 @@ std::string modality_names(const ModalitySpecs& specs) {
 // model.encoder, or this modality's exception in model.encoders ("modality=kind").
 std::string encoder_kind(const Config& config, const ModalitySpec& spec) {
   auto kind = config.str("model.encoder");
+  std::string key = "model.encoder";
   for (const auto& entry : config.strings("model.encoders")) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos)
       fail("model.encoders: '{}' is not modality=kind (e.g. audio=transformer)", entry);
-    if (entry.substr(0, eq) == spec.name) kind = entry.substr(eq + 1);
+    if (entry.substr(0, eq) == spec.name) kind = entry.substr(eq + 1), key = "model.encoders";
   }
   if (std::find(kEncoderKinds.begin(), kEncoderKinds.end(), kind) == kEncoderKinds.end())
-    fail("encoder for modality '{}' must be one of {}, got '{}'", spec.name, fmt::join(kEncoderKinds, ", "), kind);
+    fail("{} must be one of {}, got '{}' (for modality '{}')", key, fmt::join(kEncoderKinds, ", "), kind, spec.name);
   return kind;
 }
 
@@ -95,6 +96,7 @@ std::shared_ptr<JointEncoderImpl> build_joint_encoder(const Config& config, cons
   if (fusion == "mmtm") {
     std::vector<std::shared_ptr<ResNetImpl>> streams;
     for (const auto& spec : specs) {
+      (void)image_shape(spec, "model.fusion mmtm");
       const auto kind = encoder_kind(config, spec);
       if (kind != "resnet18" && kind != "resnet34")
         fail("model.fusion mmtm fuses ResNet streams; modality '{}' has encoder '{}' (set model.encoder to "
@@ -191,6 +193,11 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
     if (!known)
       fail("model.pretrained_modalities: '{}' is not a modality of the data (it has {})", name, modality_names(specs));
   }
+  // Transformer sizes are checked whenever a transformer is asked for, even one that a 1-d modality
+  // replaces with an MLP.
+  bool transformer = fusion == "transformer";
+  for (const auto& spec : specs) transformer = transformer || encoder_kind(config, spec) == "transformer";
+  if (transformer) (void)transformer_options(config);
   MultiModalNet net{nullptr};
   std::vector<int64_t> dims;
   if (fusion == "late") {
