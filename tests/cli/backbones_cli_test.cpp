@@ -42,6 +42,9 @@ class BackboneCli : public ::testing::TestWithParam<Recipe> {};
 TEST_P(BackboneCli, TrainsEvaluatesAndIsCertifiedOnlyWhereTheTheoryHolds) {
   const auto& r = GetParam();
   const auto run = (test::temp_dir("backbones_" + r.config) / "run").string();
+  // A guaranteed bound exists for ResNets: audited once (its power iterations over the 1024 x 128
+  // spectrogram's convolutions take about a minute and a half).
+  const bool audited = r.config == "jt_resnet34";
   auto train = train_recipe(r.config, run);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   auto eval = test::run_cli("eval --checkpoint " + run + "/best.pt --suite --steps 1 --json --threads 1");
@@ -52,6 +55,13 @@ TEST_P(BackboneCli, TrainsEvaluatesAndIsCertifiedOnlyWhereTheTheoryHolds) {
   if (r.late_fusion) {
     ASSERT_EQ(cert.exit_code, 0) << cert.output;
     EXPECT_NE(cert.output.find("\"eta\""), std::string::npos) << cert.output;
+    if (audited) {  // a guaranteed bound exists: audit it
+      auto guaranteed = test::run_cli("certify --checkpoint " + run +
+                                      "/best.pt --lipschitz guaranteed --audit --json --threads 1");
+      ASSERT_EQ(guaranteed.exit_code, 0) << guaranteed.output;
+      EXPECT_NE(guaranteed.output.find("\"guaranteed\""), std::string::npos) << guaranteed.output;
+      EXPECT_NE(guaranteed.output.find("\"violations\": 0"), std::string::npos) << guaranteed.output;
+    }
   } else {
     EXPECT_EQ(cert.exit_code, 1) << cert.output;
     EXPECT_NE(cert.output.find("late-fusion"), std::string::npos) << cert.output;
