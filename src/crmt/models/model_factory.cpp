@@ -44,13 +44,20 @@ std::string encoder_kind(const Config& config, const ModalitySpec& spec) {
   return kind;
 }
 
-void check_encoder_exceptions(const Config& config, const ModalitySpecs& specs) {
-  for (const auto& entry : config.strings("model.encoders")) {
-    const auto name = entry.substr(0, entry.find('='));
-    bool known = false;
-    for (const auto& spec : specs) known = known || spec.name == name;
-    if (!known) fail("model.encoders: '{}' is not a modality of the data (it has {})", name, modality_names(specs));
-  }
+// Fails unless `name`, read from config key `key`, is a modality of the data.
+void require_modality(const ModalitySpecs& specs, const std::string& name, const std::string& key) {
+  for (const auto& spec : specs)
+    if (spec.name == name) return;
+  fail("{}: '{}' is not a modality of the data (it has {})", key, name, modality_names(specs));
+}
+
+// Each modality's encoder kind, in the order of `specs`; every model.encoders entry must name one.
+std::vector<std::string> encoder_kinds(const Config& config, const ModalitySpecs& specs) {
+  for (const auto& entry : config.strings("model.encoders"))
+    require_modality(specs, entry.substr(0, entry.find('=')), "model.encoders");
+  std::vector<std::string> kinds;
+  for (const auto& spec : specs) kinds.push_back(encoder_kind(config, spec));
+  return kinds;
 }
 
 TransformerOptions transformer_options(const Config& config) {
@@ -89,20 +96,20 @@ std::shared_ptr<EncoderImpl> build_encoder(const Config& config, const ModalityS
   return std::make_shared<VisionTransformerImpl>(channels, frames, height, width, transformer_options(config));
 }
 
-std::shared_ptr<JointEncoderImpl> build_joint_encoder(const Config& config, const ModalitySpecs& specs) {
+std::shared_ptr<JointEncoderImpl> build_joint_encoder(const Config& config, const ModalitySpecs& specs,
+                                                     const std::vector<std::string>& kinds) {
   const auto fusion = config.str("model.fusion");
   std::vector<std::string> names;
   for (const auto& spec : specs) names.push_back(spec.name);
   if (fusion == "mmtm") {
     std::vector<std::shared_ptr<ResNetImpl>> streams;
-    for (const auto& spec : specs) {
-      (void)image_shape(spec, "model.fusion mmtm");
-      const auto kind = encoder_kind(config, spec);
-      if (kind != "resnet18" && kind != "resnet34")
+    for (size_t m = 0; m < specs.size(); ++m) {
+      (void)image_shape(specs[m], "model.fusion mmtm");
+      if (kinds[m] != "resnet18" && kinds[m] != "resnet34")
         fail("model.fusion mmtm fuses ResNet streams; modality '{}' has encoder '{}' (set model.encoder to "
              "resnet18 or resnet34)",
-             spec.name, kind);
-      streams.push_back(std::dynamic_pointer_cast<ResNetImpl>(build_encoder(config, spec, kind)));
+             specs[m].name, kinds[m]);
+      streams.push_back(std::dynamic_pointer_cast<ResNetImpl>(build_encoder(config, specs[m], kinds[m])));
     }
     std::vector<int> stages;
     for (double s : config.reals("model.mmtm_stages")) {
@@ -168,7 +175,7 @@ void load_pretrained_weights(MultiModalNet& net, const Config& config) {
 MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int64_t num_classes, bool load_pretrained) {
   if (specs.empty()) fail("cannot build a model for data without modalities");
   if (num_classes < 2) fail("a classifier needs at least 2 classes, got {}", num_classes);
-  check_encoder_exceptions(config, specs);
+  const auto kinds = encoder_kinds(config, specs);
   const auto fusion = config.str("model.fusion");
   if (fusion != "late" && fusion != "mmtm" && fusion != "transformer")
     fail("model.fusion must be late, mmtm or transformer, got '{}'", fusion);
@@ -178,37 +185,29 @@ MultiModalNet build_model(const Config& config, const ModalitySpecs& specs, int6
     fail("model.pretrained_modalities is set but model.pretrained is empty");
   if (!pretrained.empty() && fusion == "late") {
     bool any = false;
-    for (const auto& spec : specs) {
-      const auto kind = encoder_kind(config, spec);
-      any = any || kind == "resnet18" || kind == "resnet34" || kind == "transformer";
-    }
+    for (const auto& kind : kinds) any = any || kind == "resnet18" || kind == "resnet34" || kind == "transformer";
     if (!any)
       fail("model.pretrained is set but model.encoder is '{}' (pretrained weights are for resnet18, resnet34 and "
            "transformer)",
            config.str("model.encoder"));
   }
-  for (const auto& name : pretrained_modalities) {
-    bool known = false;
-    for (const auto& spec : specs) known = known || spec.name == name;
-    if (!known)
-      fail("model.pretrained_modalities: '{}' is not a modality of the data (it has {})", name, modality_names(specs));
-  }
+  for (const auto& name : pretrained_modalities) require_modality(specs, name, "model.pretrained_modalities");
   // Transformer sizes are checked whenever a transformer is asked for, even one that a 1-d modality
   // replaces with an MLP.
-  bool transformer = fusion == "transformer";
-  for (const auto& spec : specs) transformer = transformer || encoder_kind(config, spec) == "transformer";
+  const bool transformer =
+      fusion == "transformer" || std::find(kinds.begin(), kinds.end(), "transformer") != kinds.end();
   if (transformer) (void)transformer_options(config);
   MultiModalNet net{nullptr};
   std::vector<int64_t> dims;
   if (fusion == "late") {
     std::vector<std::shared_ptr<EncoderImpl>> encoders;
-    for (const auto& spec : specs) {
-      encoders.push_back(build_encoder(config, spec, encoder_kind(config, spec)));
+    for (size_t m = 0; m < specs.size(); ++m) {
+      encoders.push_back(build_encoder(config, specs[m], kinds[m]));
       dims.push_back(encoders.back()->out_dim());
     }
     net = MultiModalNet(specs, encoders, build_head(config, dims, num_classes));
   } else {
-    auto joint = build_joint_encoder(config, specs);
+    auto joint = build_joint_encoder(config, specs, kinds);
     dims = joint->out_dims();
     net = MultiModalNet(specs, joint, build_head(config, dims, num_classes));
   }

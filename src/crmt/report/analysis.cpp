@@ -89,6 +89,7 @@ void certify_run(RunAnalysis& r, Experiment& e, const MultiModalDataset& test, c
                  int64_t batch_size) {
   report_progress(o, fmt::format("{}: {} Lipschitz constants and certificates", r.name, o.lipschitz));
   try {
+    e.net->require_late_fusion("a certified radius");  // before the Lipschitz estimate it would waste
     const int64_t lip_samples =
         o.lipschitz_samples >= 0 ? o.lipschitz_samples : e.config.integer("crmt.lipschitz_samples");
     auto lipschitz = estimate_lipschitz(e.net, e.data.train, o.lipschitz, lip_samples);
