@@ -21,6 +21,9 @@ void add_report_command(CLI::App& app);
 std::vector<double> parse_nonnegative_list(const std::string& text, const std::string& option,
                                            bool allow_infinity = false);
 
+// The arguments crmt was started with (argv), for commands that start copies of themselves.
+std::vector<std::string>& command_line();
+
 // The process's exit status when no error was thrown (0 unless a command sets it, e.g. 2 when
 // `data prepare` finished with failed clips).
 int& exit_code();

@@ -8,6 +8,11 @@
 
 namespace crmt::cli {
 
+std::vector<std::string>& command_line() {
+  static std::vector<std::string> args;
+  return args;
+}
+
 int& exit_code() {
   static int code = 0;
   return code;
@@ -30,6 +35,7 @@ void apply_device_option(const std::string& device, std::vector<std::string>& ov
 }  // namespace crmt::cli
 
 int main(int argc, char** argv) {
+  crmt::cli::command_line().assign(argv, argv + argc);
   CLI::App app{"crmt: certifiable robustness for multi-modal models (CRMT, ICLR 2024)"};
   app.require_subcommand(1);
   crmt::cli::add_data_command(app);

@@ -9,6 +9,7 @@
 
 #include "crmt/certify/lipschitz.h"
 #include "crmt/core/error.h"
+#include "crmt/models/batch_norm.h"
 
 namespace crmt {
 
@@ -52,7 +53,7 @@ LayerLipschitz conv2d_bound(const LayerSite& site) {
   // (tighter than multiplying the two norms).
   if (site.index + 1 < site.end) {
     auto& next = *site.layers[site.index + 1];
-    if (std::type_index(typeid(next)) == std::type_index(typeid(nn::BatchNorm2dImpl))) {
+    if (dynamic_cast<nn::BatchNorm2dImpl*>(&next)) {  // torch's or crmt's (models/batch_norm.h)
       weight = weight * batchnorm_scale(module_as<nn::BatchNorm2dImpl>(next)).view({-1, 1, 1, 1});
       out.layers = 2;
     }
@@ -118,6 +119,7 @@ BoundTable& table() {
     b.emplace(typeid(nn::LinearImpl), LayerBound{"Linear", false, linear_bound});
     b.emplace(typeid(nn::Conv2dImpl), LayerBound{"Conv2d", false, conv2d_bound});
     b.emplace(typeid(nn::BatchNorm2dImpl), LayerBound{"BatchNorm2d", false, batchnorm2d_bound});
+    b.emplace(typeid(BatchNorm2dImpl), LayerBound{"BatchNorm2d", false, batchnorm2d_bound});  // models/batch_norm.h
     b.emplace(typeid(nn::MaxPool2dImpl), LayerBound{"MaxPool2d", false, maxpool2d_bound});
     b.emplace(typeid(nn::AdaptiveAvgPool2dImpl), LayerBound{"AdaptiveAvgPool2d", false, adaptive_avgpool2d_bound});
     b.emplace(typeid(nn::ReLUImpl), LayerBound{"ReLU", false, one_lipschitz});

@@ -11,6 +11,8 @@ Loader::Loader(MultiModalDataset data, LoaderOptions options) : data_(std::move(
   if (options_.batch_size <= 0) fail("train.batch_size must be positive, got {}", options_.batch_size);
   if (options_.workers < 0) fail("data.workers must be >= 0, got {}", options_.workers);
   if (options_.prefetch < 1) fail("data.prefetch must be >= 1, got {}", options_.prefetch);
+  if (options_.world_size < 1 || options_.rank < 0 || options_.rank >= options_.world_size)
+    fail("loader: rank {} is not in a world of {}", options_.rank, options_.world_size);
   const int64_t n = data_.size();
   if (options_.shuffle) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
@@ -19,6 +21,8 @@ Loader::Loader(MultiModalDataset data, LoaderOptions options) : data_(std::move(
     order_ = at::arange(n, at::kLong);
   }
   num_batches_ = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  if (options_.world_size > 1 && num_batches_ > 0 && n - (num_batches_ - 1) * options_.batch_size < options_.world_size)
+    --num_batches_;  // a last global batch every rank cannot have a part of
   if (data_.in_memory()) options_.workers = 0;
   for (int w = 0; w < options_.workers; ++w) threads_.emplace_back([this] { work(); });
 }
@@ -32,9 +36,15 @@ Loader::~Loader() {
   for (auto& t : threads_) t.join();
 }
 
-Batch Loader::build(int64_t k) const {
+std::pair<int64_t, int64_t> Loader::local_range(int64_t k) const {
   const int64_t start = k * options_.batch_size;
-  const int64_t end = std::min(start + options_.batch_size, data_.size());
+  const int64_t size = std::min(start + options_.batch_size, data_.size()) - start;
+  const int64_t r = options_.rank, w = options_.world_size;
+  return {start + size * r / w, start + size * (r + 1) / w};
+}
+
+Batch Loader::build(int64_t k) const {
+  const auto [start, end] = local_range(k);
   auto batch = data_.host_batch(order_.slice(0, start, end), options_.seed);
   if (options_.pin_memory || data_.device.is_cuda())
     for (auto& x : batch.inputs) x = x.pin_memory();

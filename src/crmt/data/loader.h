@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "crmt/data/dataset.h"
@@ -20,6 +21,12 @@ struct LoaderOptions {
   int prefetch = 2;         // batches each worker may have ready ahead of the consumer
   bool drop_last = false;
   bool pin_memory = false;  // page-locked batches (always when the data is on a GPU: see dataset.device)
+  // Data parallelism: batch_size is the global batch, which the `world_size` ranks share; this
+  // loader yields rank `rank`'s part of each (contiguous, sizes differing by at most one). The
+  // global order is the same as one process's for the same seed. A last global batch smaller than
+  // the world (which would leave a rank nothing) is dropped.
+  int rank = 0;
+  int world_size = 1;
 };
 
 // Cuts a split into batches in order: a seeded permutation when shuffling (torch::randperm with a
@@ -43,6 +50,8 @@ class Loader {
 
  private:
   Batch build(int64_t k) const;
+  // Positions in order_ of this rank's part of global batch k: [first, second).
+  std::pair<int64_t, int64_t> local_range(int64_t k) const;
   void work();
 
   MultiModalDataset data_;

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crmt/core/collective.h"
 #include "crmt/core/error.h"
 #include "crmt/methods/method_helpers.h"
 #include "crmt/train/method_registry.h"
@@ -40,6 +41,7 @@ OgmGeSettings OgmGeSettings::from_config(const Config& config) {
   if (form != "code" && form != "offset") fail("ogm_ge.coefficient must be code or offset, got '{}'", form);
   s.offset = form == "offset";
   s.modulate = config.str("ogm_ge.modulate");
+  s.seed = static_cast<uint64_t>(config.integer("seed"));
   if (s.modulate != "conv" && s.modulate != "weights" && s.modulate != "all")
     fail("ogm_ge.modulate must be conv, weights or all, got '{}'", s.modulate);
   if (s.alpha < 0) fail("ogm_ge.alpha must be >= 0, got {}", s.alpha);
@@ -79,6 +81,10 @@ StepResult OgmGe::loss(MultiModalNet& net, const Batch& batch) {
     auto logits = modality_logits(net, r.output);
     scores_.clear();
     for (auto& l : logits) scores_.push_back(true_class_score(l, batch.labels));
+    if (collective().distributed()) {  // the global batch's scores
+      auto sums = collective().sum(torch::tensor(scores_, torch::kDouble));
+      scores_.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
+    }
   }
   coefficients_.assign(scores_.size(), 1.0);
   for (size_t m = 0; m < scores_.size() && scores_.size() > 1; ++m) {
@@ -93,24 +99,33 @@ StepResult OgmGe::loss(MultiModalNet& net, const Batch& batch) {
 void OgmGe::before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) {
   if (epoch_ < s_.start || epoch_ > s_.end) return;
   torch::NoGradGuard no_grad;
+  const uint64_t draw = noise_draws_++;
   for (size_t m = 0; m < coefficients_.size(); ++m) {
     for (auto& p : modulated_parameters(net, m)) {
       auto& g = p.mutable_grad();
       if (!g.defined()) continue;
       const double std = s_.ge && g.numel() > 1 ? g.std().item<double>() : 0.0;
       g.mul_(coefficients_[m]);
-      if (s_.ge) g.add_(torch::randn_like(g) * (std + 1e-8));
+      if (s_.ge) {
+        // A private generator per step and device, seeded the same on every rank.
+        auto gen = at::globalContext().defaultGenerator(g.device()).clone();
+        gen.set_current_seed(s_.seed * 0x9e3779b97f4a7c15ULL + draw);
+        g.add_(at::normal(0.0, 1.0, g.sizes(), gen, g.options()) * (std + 1e-8));
+      }
     }
   }
 }
 
 void OgmGe::save(torch::serialize::OutputArchive& archive) const {
   archive.write("ogm_ge_epoch", torch::tensor(epoch_, torch::kLong));
+  archive.write("ogm_ge_noise_draws", torch::tensor(static_cast<int64_t>(noise_draws_), torch::kLong));
 }
 
 void OgmGe::load(torch::serialize::InputArchive& archive) {
   torch::Tensor t;
   if (archive.try_read("ogm_ge_epoch", t)) epoch_ = t.item<int64_t>();
+  torch::Tensor draws;
+  if (archive.try_read("ogm_ge_noise_draws", draws)) noise_draws_ = static_cast<uint64_t>(draws.item<int64_t>());
 }
 
 }  // namespace crmt

@@ -12,12 +12,16 @@ namespace crmt {
 //   k = 1 - tanh(alpha * (ratio - 1))   (coefficient: offset; the repository's first release)
 // the others by 1; with GE every modulated tensor also gets N(0, std(g)^2) noise, std taken from the
 // tensor's own unmodulated gradient. Only between modulation_start and modulation_end (inclusive).
+// Distributed: the scores are summed over every rank's shard (the global batch's), and the noise of
+// a step comes from a generator seeded by (seed, step), the same on every rank; the averaged
+// gradients then stay identical everywhere, and equal one process's on the global batch.
 struct OgmGeSettings {
   double alpha = 0.8;
   int64_t start = 0, end = 50;
   bool ge = true;
   bool offset = false;           // coefficient form, see above
   std::string modulate = "conv";  // conv | weights | all
+  uint64_t seed = 0;              // the run's seed: GE's noise of step k is drawn from (seed, k)
   static OgmGeSettings from_config(const Config& config);
 };
 
@@ -44,6 +48,7 @@ class OgmGe : public Method {
  private:
   OgmGeSettings s_;
   int64_t epoch_ = 0;
+  uint64_t noise_draws_ = 0;  // steps that drew GE noise (resumed with the run)
   std::vector<double> scores_, coefficients_;
 };
 

@@ -15,13 +15,13 @@ class BasicBlockImpl : public nn::Module {
  public:
   BasicBlockImpl(int64_t in, int64_t out, int64_t stride) {
     conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
-    bn1 = register_module("bn1", nn::BatchNorm2d(out));
+    bn1 = register_module("bn1", BatchNorm2d(out));
     conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(false)));
-    bn2 = register_module("bn2", nn::BatchNorm2d(out));
+    bn2 = register_module("bn2", BatchNorm2d(out));
     if (stride != 1 || in != out)  // torchvision: downsample.0 (1x1 conv), downsample.1 (BN)
       downsample = register_module(
           "downsample", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
-                                       nn::BatchNorm2d(out)));
+                                       BatchNorm2d(out)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = torch::relu(bn1(conv1(x)));
@@ -31,7 +31,7 @@ class BasicBlockImpl : public nn::Module {
 
  private:
   nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -52,7 +52,7 @@ ResNetImpl::ResNetImpl(int64_t in_channels, int64_t frames, int64_t depth, int64
   const std::vector<int64_t> blocks = depth == 18 ? std::vector<int64_t>{2, 2, 2, 2} : std::vector<int64_t>{3, 4, 6, 3};
   const int64_t w = width;
   conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, w, 7).stride(2).padding(3).bias(false)));
-  bn1 = register_module("bn1", nn::BatchNorm2d(w));
+  bn1 = register_module("bn1", BatchNorm2d(w));
   layer1 = register_module("layer1", make_layer(w, w, 1, blocks[0]));
   layer2 = register_module("layer2", make_layer(w, 2 * w, 2, blocks[1]));
   layer3 = register_module("layer3", make_layer(2 * w, 4 * w, 2, blocks[2]));

@@ -1,8 +1,8 @@
 #pragma once
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
+#include "crmt/models/batch_norm.h"
 #include "crmt/models/encoder.h"
 
 namespace crmt {
@@ -42,7 +42,7 @@ class ResNetImpl : public EncoderImpl {
   void use_channels_last();
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
 
  private:

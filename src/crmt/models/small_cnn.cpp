@@ -1,5 +1,7 @@
 #include "crmt/models/small_cnn.h"
 
+#include "crmt/models/batch_norm.h"
+
 namespace crmt {
 
 namespace nn = torch::nn;
@@ -8,7 +10,7 @@ SmallCnnImpl::SmallCnnImpl(int64_t in_channels, int64_t embed_dim) : embed_dim_(
   nn::Sequential seq;
   auto add_stage = [&](int64_t in, int64_t out) {
     seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
-    seq->push_back(nn::BatchNorm2d(out));
+    seq->push_back(BatchNorm2d(out));
     seq->push_back(nn::ReLU());
   };
   add_stage(in_channels, 16);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crmt/core/collective.h"
 #include "crmt/core/device.h"
 #include "crmt/core/runtime.h"
 #include "crmt/data/data_factory.h"
@@ -22,7 +23,11 @@ namespace {
 void build_on_device(Experiment& e, bool load_pretrained) {
   seed_everything(static_cast<uint64_t>(e.config.integer("seed")));
   const auto device = resolve_device(e.config.str("device"));
+  // Rank 0 first: a dataset cache it prepares (the embedded data's) is then there for the others.
+  auto& group = collective();
+  if (group.distributed() && !group.is_main()) group.barrier();
   e.data = load_data(e.config, e.config.boolean("output.progress")).on(device);
+  if (group.distributed() && group.is_main()) group.barrier();
   e.net = build_model(e.config, e.data.train.specs, e.data.train.num_classes(), load_pretrained);
   place_on_device(e.net, e.config, device);
   e.architecture = describe_architecture(e.net);

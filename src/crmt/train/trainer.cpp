@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -22,7 +23,11 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 Trainer::Trainer(Config config, std::string out_dir, std::string architecture)
-    : config_(std::move(config)), out_dir_(std::move(out_dir)), architecture_(std::move(architecture)) {}
+    : config_(std::move(config)),
+      out_dir_(std::move(out_dir)),
+      architecture_(std::move(architecture)),
+      group_(collective()),
+      parallel_(group_) {}
 
 std::string Trainer::last_checkpoint() const { return (fs::path(out_dir_) / "last.pt").string(); }
 
@@ -32,6 +37,7 @@ const DataSplits& Trainer::data() const {
 }
 
 void Trainer::log(const nlohmann::json& record) {
+  if (!group_.is_main()) return;
   fs::create_directories(out_dir_);
   std::ofstream f(fs::path(out_dir_) / "log.jsonl", std::ios::app);
   if (!f) fail("{}: cannot append to the training log", (fs::path(out_dir_) / "log.jsonl").string());
@@ -40,7 +46,7 @@ void Trainer::log(const nlohmann::json& record) {
 
 StepResult train_step(const TrainingContext::LossFn& loss, const TrainingContext::StepHook& before_step,
                       const Batch& batch, torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
-                      const c10::Device& device, Precision precision, LossScaler& scaler) {
+                      const c10::Device& device, Precision precision, LossScaler& scaler, DataParallel* parallel) {
   StepResult step;
   {
     AutocastScope autocast(device, precision);  // the forward pass and the loss
@@ -48,6 +54,7 @@ StepResult train_step(const TrainingContext::LossFn& loss, const TrainingContext
   }
   optimizer.zero_grad();
   scaler.scaled(step.loss).backward();
+  if (parallel) parallel->average_gradients(params, batch.size());
   const bool finite = scaler.unscale(params);
   if (before_step) before_step(batch, step);
   if (finite) optimizer.step();  // fp16: a step with overflowed gradients is skipped
@@ -62,7 +69,9 @@ double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch
   LoaderOptions options;
   options.batch_size = batch_size;
   options.workers = workers;
-  Loader loader(data, options);
+  auto& group = collective();
+  const int64_t n = data.size(), r = group.rank(), w = group.world_size();
+  Loader loader(w > 1 ? data.subset(torch::arange(n * r / w, n * (r + 1) / w, torch::kLong)) : data, options);
   // Counted where the logits are: one host synchronisation at the end, not one per batch.
   auto hits = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(data.device));
   while (auto batch = loader.next()) {
@@ -71,6 +80,10 @@ double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch
     seen += batch->size();
   }
   correct = hits.item<int64_t>();
+  if (group.distributed()) {
+    auto counts = group.sum(torch::tensor({static_cast<double>(correct), static_cast<double>(seen)}, torch::kDouble));
+    correct = static_cast<int64_t>(counts[0].item<double>()), seen = static_cast<int64_t>(counts[1].item<double>());
+  }
   return seen > 0 ? static_cast<double>(correct) / seen : 0.0;
 }
 
@@ -85,6 +98,8 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   options.seed = shuffle_seed;
   options.workers = static_cast<int>(config_.integer("data.workers"));
   options.prefetch = static_cast<int>(config_.integer("data.prefetch"));
+  options.rank = group_.rank();
+  options.world_size = group_.world_size();
   Loader loader(train, options);
   const int64_t steps = loader.num_batches();
   const auto device = train.device;
@@ -96,7 +111,7 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   // On a GPU the running loss and hit count stay on the device and are read every `sync_every`
   // steps: reading them each step would stall the host until the GPU caught up.
   const int64_t sync_every = device.is_cuda() ? 20 : 1;
-  ProgressBar bar(label, steps, config_.boolean("output.progress"));
+  ProgressBar bar(label, steps, config_.boolean("output.progress") && group_.is_main());
   EpochStats stats;
   double loss_sum = 0;
   int64_t correct = 0, seen = 0, checked_to = 0;
@@ -106,8 +121,17 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   net->train(train_mode);
   for (int64_t s = 0; s < steps; ++s) {
     auto batch = *loader.next();
-    if (batch.size() == 0) continue;  // every sample of it was unreadable (and skipped)
-    auto step = train_step(loss, before_step, batch, optimizer, params, device, precision, *scaler_);
+    if (batch.size() == 0) {  // every sample of it was unreadable (and skipped)
+      // The other ranks are already in this step's collectives: one rank cannot sit it out.
+      if (group_.distributed())
+        fail("{}: rank {} could read none of the samples of its part of batch {}; a distributed run cannot skip a "
+             "batch on one rank (check the dataset, or train on one process)",
+             label, group_.rank(), s);
+      continue;
+    }
+    if (train_mode) parallel_.broadcast_buffers(net);
+    auto step = train_step(loss, before_step, batch, optimizer, params, device, precision, *scaler_,
+                           group_.distributed() ? &parallel_ : nullptr);
     const auto step_loss = step.loss.detach().to(torch::kDouble);
     const int64_t n = step.labels.size(0);
     loss_sum_t += step_loss * static_cast<double>(n);
@@ -127,6 +151,11 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
       bar.update(s + 1, fmt::format("loss {:.4f} acc {:.1f}%", loss_sum / seen, 100.0 * correct / seen));
     }
   }
+  if (group_.distributed()) {  // the epoch's figures over the global batch
+    auto totals = group_.sum(torch::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)}, torch::kDouble));
+    loss_sum = totals[0].item<double>();
+    correct = static_cast<int64_t>(totals[1].item<double>()), seen = static_cast<int64_t>(totals[2].item<double>());
+  }
   stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   stats.samples = seen;
   stats.loss = seen ? loss_sum / seen : 0;
@@ -134,6 +163,12 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   bar.finish(fmt::format("loss {:.4f} acc {:.1f}% {:.0f} samples/s", stats.loss, 100 * stats.accuracy,
                          stats.samples_per_second()));
   return stats;
+}
+
+void Trainer::save(const std::string& path, const CheckpointInfo& info, MultiModalNet& net,
+                   torch::optim::Optimizer* optimizer, const Method* method) {
+  if (group_.is_main()) save_checkpoint(path, info, net, optimizer, method);
+  group_.barrier();
 }
 
 double Trainer::validation_accuracy(MultiModalNet& net) {
@@ -154,10 +189,10 @@ double Trainer::keep_if_best(MultiModalNet& net, const std::string& stage) {
   const bool improved = val_acc > info_->best_val_accuracy;
   if (improved) {
     info_->best_val_accuracy = val_acc;
-    save_checkpoint((fs::path(out_dir_) / "best.pt").string(), *info_, net, nullptr, method_);
+    save((fs::path(out_dir_) / "best.pt").string(), *info_, net, nullptr, method_);
   }
   log({{"stage", stage}, {"val_accuracy", val_acc}, {"best", improved}});
-  if (config_.boolean("output.progress"))
+  if (config_.boolean("output.progress") && group_.is_main())
     fmt::print(stderr, "  {}: validation accuracy {:.2f}%{}\n", stage, 100 * val_acc, improved ? " (best so far)" : "");
   return val_acc;
 }
@@ -186,9 +221,10 @@ void Trainer::run_final_stages(MultiModalNet& net, Method& method, CheckpointInf
   }
   if (recalibrate > 0) {
     const uint64_t seed = static_cast<uint64_t>(config_.integer("seed"));
+    // Every rank re-estimates over the whole split: the same statistics everywhere, no collective.
     const auto layers = recalibrate_batch_norm(net, data().train, recalibrate, config_.integer("train.batch_size"),
                                                seed * 7919 + 500000, "batch-norm re-estimation",
-                                               config_.boolean("output.progress"), workers);
+                                               config_.boolean("output.progress") && group_.is_main(), workers);
     log({{"stage", "bn_recalibrate"}, {"epochs", recalibrate}, {"batch_norm_layers", layers}});
     changed = changed || layers > 0;
   }
@@ -196,9 +232,9 @@ void Trainer::run_final_stages(MultiModalNet& net, Method& method, CheckpointInf
   const double val_acc = validation_accuracy(net);
   info.best_val_accuracy = val_acc;
   info.finished = true;
-  save_checkpoint(best_path, info, net, nullptr, &method);
+  save(best_path, info, net, nullptr, &method);
   log({{"stage", "finish"}, {"method", method.name()}, {"val_accuracy", val_acc}});
-  if (config_.boolean("output.progress"))
+  if (config_.boolean("output.progress") && group_.is_main())
     fmt::print(stderr, "  {} final stages: validation accuracy {:.2f}%\n", method.name(), 100 * val_acc);
 }
 
@@ -213,34 +249,47 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   if (lr <= 0) fail("train.lr must be positive, got {}", lr);
   if (lr_step <= 0) fail("train.lr_step must be positive, got {}", lr_step);
 
+  parallel_.broadcast_state(net);  // every rank starts from rank 0's weights
   method.setup(net, data.train);
   auto parameters = net->parameters();
   for (auto& p : method.extra_parameters()) parameters.push_back(p);
   torch::optim::SGD optimizer(parameters, torch::optim::SGDOptions(lr)
                                                      .momentum(config_.real("train.momentum"))
                                                      .weight_decay(config_.real("train.weight_decay")));
-  const RunLock lock(out_dir_);  // one run per output folder
+  std::optional<RunLock> lock;  // one run per output folder (rank 0's)
+  if (group_.is_main()) lock.emplace(out_dir_);
   const auto last_path = last_checkpoint();
   const auto best_path = (fs::path(out_dir_) / "best.pt").string();
   CheckpointInfo info;
   info.config_yaml = config_.to_yaml();
   info.architecture = architecture_;
   // A run killed before its first checkpoint has nothing to resume: it starts again, and says so.
-  if (resume && !fs::exists(last_path)) {
-    fmt::print(stderr, "--resume: no checkpoint yet at {}; training from the start\n", last_path);
+  bool has_last = fs::exists(last_path);
+  if (resume && group_.distributed()) {
+    const double seen_by = group_.sum(has_last ? 1.0 : 0.0);
+    if (seen_by != 0 && seen_by != group_.world_size())
+      fail("--resume: rank {} {} {}, but not every rank does: output.dir must be on a filesystem all ranks share",
+           group_.rank(), has_last ? "sees" : "does not see", last_path);
+  }
+  if (resume && !has_last) {
+    if (group_.is_main()) fmt::print(stderr, "--resume: no checkpoint yet at {}; training from the start\n", last_path);
     resume = false;
   }
   if (resume) {
     auto loaded = load_checkpoint(last_path, architecture_, net, &optimizer, &method);
     info.epoch = loaded.epoch;
     info.best_val_accuracy = loaded.best_val_accuracy;
-    fmt::print(stderr, "resuming {} after epoch {} (best validation accuracy {:.2f}%)\n", last_path, loaded.epoch,
-               100 * loaded.best_val_accuracy);
-  } else {
+    if (group_.is_main())
+      fmt::print(stderr, "resuming {} after epoch {} (best validation accuracy {:.2f}%)\n", last_path, loaded.epoch,
+                 100 * loaded.best_val_accuracy);
+  } else if (group_.is_main()) {
     fs::create_directories(out_dir_);
     fs::remove(fs::path(out_dir_) / "log.jsonl");
   }
-  config_.save((fs::path(out_dir_) / "config.yaml").string());
+  if (group_.is_main()) config_.save((fs::path(out_dir_) / "config.yaml").string());
+  // Whatever world size wrote last.pt, every rank now holds its state; the method's own tensors
+  // follow rank 0's too.
+  parallel_.broadcast_state(net, method.extra_parameters());
 
   TrainResult result;
   auto start = Clock::now();
@@ -264,14 +313,14 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
     std::string skipped = data.train.bad->take_summary();
     if (auto val_skipped = data.val.bad->take_summary(); !val_skipped.empty())
       skipped += (skipped.empty() ? "validation: " : "; validation: ") + val_skipped;
-    if (!skipped.empty()) {
-      fmt::print(stderr, "  {}: {}\n", label, skipped);
+    if (!skipped.empty()) {  // each rank reports the clips it met
+      fmt::print(stderr, "  {}{}: {}\n", group_.distributed() ? fmt::format("rank {}: ", group_.rank()) : "", label, skipped);
       log({{"stage", "data"}, {"epoch", epoch + 1}, {"skipped", skipped}});
     }
     const bool improved = val_acc > info.best_val_accuracy;
     if (improved) info.best_val_accuracy = val_acc;
-    save_checkpoint(last_path, info, net, &optimizer, &method);
-    if (improved) save_checkpoint(best_path, info, net, nullptr, &method);
+    save(last_path, info, net, &optimizer, &method);
+    if (improved) save(best_path, info, net, nullptr, &method);
     nlohmann::json record{{"stage", "train"},
                           {"epoch", epoch + 1},
                           {"lr", epoch_lr},
@@ -282,23 +331,26 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
                           {"seconds", stats.seconds},
                           {"samples_per_second", stats.samples_per_second()},
                           {"device", data.train.device.str()},
+                          {"world_size", group_.world_size()},
                           {"precision", config_.str("train.precision")}};
     if (scaler_ && scaler_->enabled()) {
       record["loss_scale"] = scaler_->scale();
       record["skipped_steps"] = scaler_->skipped_steps();
     }
     log(record);
-    if (config_.boolean("output.progress"))
+    if (config_.boolean("output.progress") && group_.is_main())
       fmt::print(stderr, "  validation accuracy {:.2f}%{}\n", 100 * val_acc, improved ? " (best so far)" : "");
   }
   // No epoch of this run wrote best.pt (train.epochs = 0): the current weights are the best, not
   // whatever an earlier run left in the folder.
-  if (!fs::exists(best_path) || (!resume && info.epoch == 0)) save_checkpoint(best_path, info, net, nullptr, &method);
+  const bool write_best = group_.is_main() && (!fs::exists(best_path) || (!resume && info.epoch == 0));
+  if (group_.sum(write_best ? 1.0 : 0.0) > 0) save(best_path, info, net, nullptr, &method);
   // A run killed after its final stages wrote best.pt resumes to that result, not to a second pass.
   const auto best_info = load_checkpoint(best_path, architecture_, net, nullptr, &method);
   if (best_info.finished) {
     info.best_val_accuracy = best_info.best_val_accuracy;
-    fmt::print(stderr, "--resume: {} already holds the result of {}'s final stages\n", best_path, method.name());
+    if (group_.is_main())
+      fmt::print(stderr, "--resume: {} already holds the result of {}'s final stages\n", best_path, method.name());
   } else {
     info.best_val_accuracy = best_info.best_val_accuracy;
     run_final_stages(net, method, info, best_path);
