@@ -9,6 +9,7 @@
 
 #include "crmt/core/error.h"
 #include "crmt/data/loader.h"
+#include "test_util.h"
 
 namespace crmt {
 namespace {
@@ -79,6 +80,45 @@ TEST(Loader, SameBatchesAndTransformsForAnyNumberOfWorkers) {
   std::sort(sorted.begin(), sorted.end());
   for (int64_t i = 0; i < 23; ++i) EXPECT_EQ(sorted[i], i);
   EXPECT_NE(rows, sorted);
+}
+
+// Data parallelism: the ranks' parts of global batch k, in rank order, are one process's batch k
+// (same samples, same random transforms), with sizes differing by at most one; a last global batch
+// smaller than the world is dropped rather than leave a rank nothing.
+TEST(Loader, RanksShareEachGlobalBatchOfOneProcess) {
+  auto d = MultiModalDataset::of(std::make_shared<FakeFiles>(23), /*augment=*/true);
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.shuffle = true;
+  o.seed = 3;
+  const auto reference = drain(d, o);  // 8, 8, 7
+  for (int world : {2, 3}) {
+    std::vector<std::vector<Batch>> parts;
+    for (int r = 0; r < world; ++r) {
+      auto ro = o;
+      ro.rank = r, ro.world_size = world, ro.workers = r % 2;
+      parts.push_back(drain(d, ro));
+      ASSERT_EQ(parts.back().size(), reference.size());
+    }
+    for (size_t k = 0; k < reference.size(); ++k) {
+      std::vector<at::Tensor> inputs, labels;
+      int64_t smallest = 1 << 20, largest = 0;
+      for (int r = 0; r < world; ++r) {
+        inputs.push_back(parts[r][k].inputs[0]), labels.push_back(parts[r][k].labels);
+        smallest = std::min(smallest, parts[r][k].size()), largest = std::max(largest, parts[r][k].size());
+      }
+      EXPECT_TRUE(torch::equal(torch::cat(inputs), reference[k].inputs[0])) << world << " ranks, batch " << k;
+      EXPECT_TRUE(torch::equal(torch::cat(labels), reference[k].labels));
+      EXPECT_LE(largest - smallest, 1);
+      EXPECT_GE(smallest, 1);
+    }
+  }
+  o.batch_size = 10;  // 10, 10, 3: the last cannot feed 4 ranks
+  EXPECT_EQ(drain(d, o).size(), 3u);
+  o.world_size = 4, o.rank = 3;
+  EXPECT_EQ(drain(d, o).size(), 2u);
+  o.rank = 4;
+  EXPECT_NE(test::error_of([&] { Loader l(d, o); }).find("rank 4 is not in a world of 4"), std::string::npos);
 }
 
 TEST(Loader, SeedDecidesOrderAndAugmentation) {

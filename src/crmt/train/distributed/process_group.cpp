@@ -213,8 +213,9 @@ std::shared_ptr<Collective> join_process_group(const LaunchEnv& env, const Distr
   } catch (const crmt::Error&) {
     throw;
   } catch (const std::exception& e) {
-    fail("rank {}: the Gloo group of {} ranks did not form within distributed.timeout_s={} s: {}", env.rank,
-         env.world_size, options.timeout_s, message_of(e));
+    fail("rank {}: the group of WORLD_SIZE {} ranks did not form within distributed.timeout_s={} s (is every rank "
+         "started, with the same MASTER_ADDR:MASTER_PORT?): {}",
+         env.rank, env.world_size, options.timeout_s, message_of(e));
   }
 #else
   fail("this crmt was built without Gloo's headers (Debian: apt-get install libgloo-dev, then rebuild): it cannot join "
