@@ -47,6 +47,10 @@ TEST(LaunchEnv, ReadsTorchrunVariables) {
   EXPECT_EQ(e.master_addr, "node0");
   EXPECT_EQ(e.master_port, 1234);
   EXPECT_EQ(e.launcher, "torchrun");
+  EXPECT_FALSE(e.agent_store);
+  EXPECT_TRUE(read_launch_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"},
+                                      {"TORCHELASTIC_USE_AGENT_STORE", "True"}}))
+                  .agent_store);
   // LOCAL_RANK defaults to RANK, MASTER_PORT to torchrun's 29500.
   const auto d = read_launch_env(env_of({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}}));
   EXPECT_EQ(d.local_rank, 1);

@@ -16,6 +16,8 @@
 // its prototype has a finite gradient.
 #include "crmt/methods/pmr.h"
 
+#include "crmt/core/collective.h"
+
 #include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
@@ -111,6 +113,10 @@ StepResult Pmr::loss(MultiModalNet& net, const Batch& batch) {
   for (size_t m = 0; m < m_count; ++m) {
     proto_logits.push_back(prototype_logits(r.output.embeddings[m], prototypes_[m]));
     scores_.push_back(true_class_score(proto_logits.back(), batch.labels));
+  }
+  if (collective().distributed()) {  // which modality leads is decided on the global batch
+    auto sums = collective().sum(torch::tensor(scores_, torch::kDouble));
+    scores_.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
   }
   const double best = *std::max_element(scores_.begin(), scores_.end());
   const size_t dominant = std::max_element(scores_.begin(), scores_.end()) - scores_.begin();

@@ -12,6 +12,8 @@ namespace crmt {
 //   alpha * CE(-distances(m), y)   (the prototypical cross-entropy)
 // added to CE of the fused logits, between modulation_start and modulation_end. Optionally, for the
 // first entropy_epochs epochs, -mu * entropy of the dominant modality's prototype distribution.
+// Distributed: the scores are summed over the ranks (the slow learner is the global batch's), and
+// every rank computes the same prototypes from the same samples.
 struct PmrSettings {
   double alpha = 1.0, momentum = 0.2, proto_fraction = 0.1, entropy_weight = 0.0;
   int64_t start = 0, end = 70, entropy_epochs = 0;

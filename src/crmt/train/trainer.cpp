@@ -157,6 +157,8 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
     correct = static_cast<int64_t>(totals[1].item<double>()), seen = static_cast<int64_t>(totals[2].item<double>());
   }
   stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  stats.communication_seconds = parallel_.take_communication_seconds();
+  stats.steps = steps;
   stats.samples = seen;
   stats.loss = seen ? loss_sum / seen : 0;
   stats.accuracy = seen ? static_cast<double>(correct) / seen : 0;
@@ -332,6 +334,8 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
                           {"samples_per_second", stats.samples_per_second()},
                           {"device", data.train.device.str()},
                           {"world_size", group_.world_size()},
+                          {"steps", stats.steps},
+                          {"communication_seconds", stats.communication_seconds},
                           {"precision", config_.str("train.precision")}};
     if (scaler_ && scaler_->enabled()) {
       record["loss_scale"] = scaler_->scale();

@@ -19,7 +19,9 @@ struct StepResult;
 struct EpochStats {
   double loss = 0, accuracy = 0;
   int64_t samples = 0;
+  int64_t steps = 0;
   double seconds = 0;
+  double communication_seconds = 0;  // distributed: rank 0's time in gradient and buffer exchange
   double samples_per_second() const { return seconds > 0 ? samples / seconds : 0; }
 };
 

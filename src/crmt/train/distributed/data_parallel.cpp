@@ -3,7 +3,24 @@
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 
+#include <chrono>
+
 namespace crmt {
+
+namespace {
+// Adds the scope's wall time to `total`.
+struct Stopwatch {
+  double& total;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  ~Stopwatch() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+};
+}  // namespace
+
+double DataParallel::take_communication_seconds() {
+  const double t = communication_seconds_;
+  communication_seconds_ = 0;
+  return t;
+}
 
 void DataParallel::broadcast_state(MultiModalNet& net, const std::vector<at::Tensor>& extra) {
   if (!active()) return;
@@ -17,12 +34,14 @@ void DataParallel::broadcast_state(MultiModalNet& net, const std::vector<at::Ten
 
 void DataParallel::broadcast_buffers(MultiModalNet& net) {
   if (!active() || group_.sync_batch_norm) return;
+  Stopwatch watch{communication_seconds_};
   std::vector<at::Tensor> buffers = net->buffers();
   if (!buffers.empty()) group_.broadcast(buffers, 0);
 }
 
 void DataParallel::average_gradients(const std::vector<at::Tensor>& params, int64_t local_samples) {
   if (!active()) return;
+  Stopwatch watch{communication_seconds_};
   torch::NoGradGuard no_grad;
   // One small all-reduce first: which gradients exist where, and the global sample count.
   const auto n = static_cast<int64_t>(params.size());

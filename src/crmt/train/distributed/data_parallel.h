@@ -28,9 +28,13 @@ class DataParallel {
   // shards still give one process's mean-reduced gradient. A gradient some rank lacks counts as zero
   // there; one no rank has stays undefined (the optimizer skips it, as in one process).
   void average_gradients(const std::vector<at::Tensor>& params, int64_t local_samples);
+  // Wall time spent in the calls above since the last take (seconds), and resets it: what data
+  // parallelism costs in communication (and in waiting for the slowest rank).
+  double take_communication_seconds();
 
  private:
   Collective& group_;
+  double communication_seconds_ = 0;
 };
 
 }  // namespace crmt

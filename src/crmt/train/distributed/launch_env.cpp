@@ -58,6 +58,8 @@ LaunchEnv read_launch_env(const EnvLookup& env) {
          out.world_size, slurm ? " (e.g. the first host of $SLURM_JOB_NODELIST)" : "");
   out.master_addr = *addr;
   out.master_port = integer_variable(env, "MASTER_PORT", 1, 65535, out.master_port);
+  const auto agent = env("TORCHELASTIC_USE_AGENT_STORE");
+  out.agent_store = agent && (*agent == "True" || *agent == "true" || *agent == "1");
   return out;
 }
 

@@ -16,6 +16,9 @@ struct LaunchEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;  // torchrun's default
   std::string launcher = "none";  // none | torchrun | slurm (which variables it came from)
+  // torchrun's agent already serves the TCPStore at MASTER_ADDR:MASTER_PORT
+  // (TORCHELASTIC_USE_AGENT_STORE=True): rank 0 connects to it instead of starting one.
+  bool agent_store = false;
   bool distributed() const { return world_size > 1; }
 };
 

@@ -146,7 +146,7 @@ bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.r
 c10::intrusive_ptr<c10d::Store> connect_store(const LaunchEnv& env, std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(env.master_port);
-  o.isServer = env.rank == 0;
+  o.isServer = env.rank == 0 && !env.agent_store;
   o.numWorkers = static_cast<size_t>(env.world_size);
   o.waitWorkers = true;
   o.timeout = timeout;
@@ -156,10 +156,10 @@ c10::intrusive_ptr<c10d::Store> connect_store(const LaunchEnv& env, std::chrono:
   } catch (const std::exception& e) {
     const auto what = message_of(e);
     const auto has = [&](const char* s) { return what.find(s) != std::string::npos; };
-    if (env.rank == 0 && (has("already in use") || has("EADDRINUSE") || has("bind")))
+    if (o.isServer && (has("already in use") || has("EADDRINUSE") || has("bind")))
       fail("rank 0: MASTER_PORT {} is already in use on {} (another run? choose a free MASTER_PORT)", env.master_port,
            env.master_addr);
-    if (env.rank == 0)
+    if (o.isServer)
       fail("rank 0: not every rank of WORLD_SIZE {} joined at {} within distributed.timeout_s={} s: {}", env.world_size,
            where, timeout.count() / 1000.0, what);
     fail("rank {}: cannot reach rank 0 at {} (MASTER_ADDR:MASTER_PORT) within distributed.timeout_s={} s: {}", env.rank,
