@@ -141,7 +141,7 @@ TEST_P(TwoProcessesEqualOne, SameWeightsAsOneProcessWithTheGlobalBatch) {
   EXPECT_EQ(train_records, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, TwoProcessesEqualOne, ::testing::Values("jt", "crmt_jt", "ogm_ge", "pmr", "gb", "msefm"));
+INSTANTIATE_TEST_SUITE_P(Methods, TwoProcessesEqualOne, ::testing::Values("jt", "crmt_jt", "ogm_ge", "pmr", "gb", "msefm", "mmat"));
 
 // Ranks started by hand, as torchrun or Slurm would: each with its environment, stderr to a file.
 struct Rank {
