@@ -8,6 +8,7 @@
 #include "crmt/core/config.h"
 #include "crmt/core/error.h"
 #include "crmt/data/synthetic.h"
+#include "crmt/models/batch_norm.h"
 #include "crmt/models/mlp.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/models/orthogonal_head.h"
@@ -260,6 +261,7 @@ TEST(LayerBounds, TableKnowsTheBuiltInLayersByExactType) {
            {torch::nn::Linear(3, 2).ptr(), "Linear"},
            {torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 2, 3)).ptr(), "Conv2d"},
            {torch::nn::BatchNorm2d(2).ptr(), "BatchNorm2d"},
+           {crmt::BatchNorm2d(2).ptr(), "BatchNorm2d"},  // the synchronising one crmt's models use
            {torch::nn::ReLU().ptr(), "ReLU"},
            {torch::nn::MaxPool2d(2).ptr(), "MaxPool2d"},
            {torch::nn::AdaptiveAvgPool2d(1).ptr(), "AdaptiveAvgPool2d"},

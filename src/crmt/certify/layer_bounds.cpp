@@ -148,6 +148,7 @@ std::vector<std::string> supported_layer_names() {
   std::vector<std::string> names;
   for (const auto& entry : table()) names.push_back(entry.second.name);
   std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());  // torch's and crmt's BatchNorm2d
   return names;
 }
 

@@ -55,12 +55,19 @@ std::string message_of(const std::exception& e) {
 
 // A c10d process group (Gloo or NCCL) behind crmt's Collective. Tensors are packed into flat
 // buckets per dtype and device; every bucket's all-reduce is started before the first is waited for.
+// `staging` is where a bucket of host tensors travels: the CPU for Gloo, the rank's GPU for NCCL
+// (which reduces device tensors only).
 template <typename Group>
 class C10dCollective : public Collective {
  public:
   C10dCollective(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group, int rank, int world,
-                 int64_t bucket_bytes)
-      : store_(std::move(store)), group_(std::move(group)), rank_(rank), world_(world), bucket_bytes_(bucket_bytes) {}
+                 int64_t bucket_bytes, c10::Device staging)
+      : store_(std::move(store)),
+        group_(std::move(group)),
+        rank_(rank),
+        world_(world),
+        bucket_bytes_(bucket_bytes),
+        staging_(staging) {}
   int rank() const override { return rank_; }
   int world_size() const override { return world_; }
 
@@ -80,9 +87,7 @@ class C10dCollective : public Collective {
     });
   }
   void barrier() override {
-    auto t = at::zeros({1}, at::kFloat);
-    if (std::is_same<Group, c10d::ProcessGroupGloo>::value == false) t = t.cuda();
-    std::vector<at::Tensor> v{t};
+    std::vector<at::Tensor> v{at::zeros({1}, at::kFloat)};
     all_reduce_sum(v);
   }
 
@@ -114,6 +119,7 @@ class C10dCollective : public Collective {
         std::vector<at::Tensor> parts;
         for (auto i : b.members) parts.push_back(tensors[i].reshape({-1}));
         b.flat = parts.size() == 1 && tensors[b.members[0]].is_contiguous() ? parts[0] : at::cat(parts);
+        if (b.flat.device().is_cpu() && !staging_.is_cpu()) b.flat = b.flat.to(staging_);
         std::vector<at::Tensor> arg{b.flat};
         b.work = op(arg);
       }
@@ -122,7 +128,7 @@ class C10dCollective : public Collective {
         int64_t offset = 0;
         for (auto i : b.members) {
           auto& t = tensors[i];
-          auto part = b.flat.narrow(0, offset, t.numel()).view(t.sizes());
+          auto part = b.flat.narrow(0, offset, t.numel()).view(t.sizes()).to(t.device());
           if (part.data_ptr() != t.data_ptr()) t.copy_(part);
           offset += t.numel();
         }
@@ -139,6 +145,7 @@ class C10dCollective : public Collective {
   c10::intrusive_ptr<Group> group_;
   int rank_, world_;
   int64_t bucket_bytes_;
+  c10::Device staging_;
 };
 
 bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
@@ -189,7 +196,8 @@ std::shared_ptr<Collective> join_process_group(const LaunchEnv& env, const Distr
     o->timeout = timeout;
     try {
       auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, o);
-      return std::make_shared<C10dCollective<c10d::ProcessGroupNCCL>>(store, group, env.rank, env.world_size, bucket_bytes);
+      return std::make_shared<C10dCollective<c10d::ProcessGroupNCCL>>(store, group, env.rank, env.world_size, bucket_bytes,
+                                                                      device);
     } catch (const std::exception& e) {
       fail("rank {}: cannot start NCCL: {}", env.rank, message_of(e));
     }
@@ -209,7 +217,8 @@ std::shared_ptr<Collective> join_process_group(const LaunchEnv& env, const Distr
     else
       o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, o);
-    return std::make_shared<C10dCollective<c10d::ProcessGroupGloo>>(store, group, env.rank, env.world_size, bucket_bytes);
+    return std::make_shared<C10dCollective<c10d::ProcessGroupGloo>>(store, group, env.rank, env.world_size, bucket_bytes,
+                                                                    c10::Device(c10::kCPU));
   } catch (const crmt::Error&) {
     throw;
   } catch (const std::exception& e) {
