@@ -105,6 +105,14 @@ class C10dCollective : public Collective {
     for (size_t i = 0; i < tensors.size(); ++i) {
       const auto& t = tensors[i];
       if (!t.defined()) fail("distributed {}: tensor {} is undefined", what, i);
+      const int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
+      // A large tensor already where the group reduces goes alone and in place: packing it would
+      // cost two copies of it (measured: a third of ResNet-18 x 2's exchange on this 2-core machine).
+      if (bytes >= kInPlaceBytes && t.is_contiguous() && (t.device() == staging_ || t.device().is_cpu() == staging_.is_cpu())) {
+        buckets.push_back({});
+        buckets.back().members.push_back(i);
+        continue;
+      }
       const auto key = std::make_pair(static_cast<int>(t.scalar_type()), t.device().str());
       auto it = open.find(key);
       if (it == open.end() || filled[it->second] >= bucket_bytes_) {
@@ -112,7 +120,7 @@ class C10dCollective : public Collective {
         it = open.insert_or_assign(key, buckets.size() - 1).first;
       }
       buckets[it->second].members.push_back(i);
-      filled[it->second] += t.numel() * static_cast<int64_t>(t.element_size());
+      filled[it->second] += bytes;
     }
     try {
       for (auto& b : buckets) {
@@ -143,6 +151,7 @@ class C10dCollective : public Collective {
 
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<Group> group_;
+  static constexpr int64_t kInPlaceBytes = 1 << 20;
   int rank_, world_;
   int64_t bucket_bytes_;
   c10::Device staging_;
