@@ -88,7 +88,9 @@ void add_train_command(CLI::App& app) {
     if (group.is_main())
       fmt::print(stderr, "training {} on {} with {} thread(s) on {} ({}){} -> {}\n", config.str("train.method"),
                  config.str("data.name"), threads, device, config.str("train.precision"),
-                 launch.distributed() ? fmt::format(", {} ranks ({})", launch.world_size, launch.launcher) : "",
+                 launch.distributed() ? fmt::format(", rank 0 of {} ({})", launch.world_size,
+                                                     launch.launcher == "slurm" ? "Slurm" : "RANK/WORLD_SIZE")
+                                   : "",
                  config.str("output.dir"));
     auto e = train_experiment(config, opt->resume);
     const EvalCase clean_case{AttackSpec{"none", 0, 0}, "all"};
