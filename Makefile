@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 FUZZ_SECONDS ?= 600
 
-.PHONY: deps configure build test test-sanitize demo bench fuzz clean
+.PHONY: deps configure build test test-sanitize test-sanitize-unit demo bench fuzz clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -24,6 +24,16 @@ test-sanitize: deps
 	cmake --build build-sanitize -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-sanitize --output-on-failure -j$(JOBS) $(SANITIZE_CTEST_ARGS)
+
+# CI's share of the above (docs/reliability.md): the unit tests that neither train a model nor run
+# the command-line tool, under the same sanitizers, built at -O1 with line tables only to fit CI.
+SANITIZE_UNIT_EXCLUDE = Cli|KillAndResume|Distributed|TwoProcessesEqualOne|BadInput|BaselineMethods|Lipschitz|ApgdOnAModel|ApgdCheckOnAModel|Embedded|Trainer|Study|Sweep|FinalStages|Report|PaperFigures|Tsne|Pretrained|ResNet|AuditGuaranteed|MakeFixture|PrepareVideos
+test-sanitize-unit: deps
+	cmake -S . -B build-sanitize-unit -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCRMT_SANITIZE=ON -DCRMT_BUILD_BENCH=OFF
+	cmake --build build-sanitize-unit -j$(JOBS) --target crmt_tests
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir build-sanitize-unit --output-on-failure -j$(JOBS) -E '$(SANITIZE_UNIT_EXCLUDE)'
 
 demo: build
 	./$(BUILD)/crmt demo

@@ -20,6 +20,8 @@
 #include "crmt/data/video/video_decoder.h"
 #include "crmt/train/checkpoint_info.h"
 
+#include <caffe2/serialize/inline_container.h>
+
 namespace crmt::fuzz {
 
 namespace {
@@ -98,8 +100,50 @@ void index_file(const uint8_t* data, size_t size) {
 
 void checkpoint(const uint8_t* data, size_t size) {
   const InputFile file(data, size, ".pt");
-  // crmt's checks only: LibTorch's unpickler behind them crashes on forged files (docs/reliability.md).
-  refused_or_read([&] { check_checkpoint_integrity(file.path); });
+  // crmt's checks and then LibTorch's whole reader behind them: the archive, its header and every
+  // tensor of the model, optimizer and method it holds, as resuming reads them.
+  refused_or_read([&] {
+    auto archive = open_checkpoint_archive(file.path);
+    (void)read_checkpoint_header(archive, file.path);
+    try {
+      for (const char* part : {"model", "optimizer", "method"}) {
+        torch::serialize::InputArchive sub;
+        if (!archive.try_read(part, sub)) continue;
+        for (const auto& key : sub.keys()) {
+          c10::IValue value;
+          (void)sub.try_read(key, value);
+        }
+      }
+    } catch (const c10::Error&) {  // a value of another type than asked: load_checkpoint names the file
+    }
+  });
+}
+
+void checkpoint_pickle(const uint8_t* data, size_t size) {
+  // Every record of a real checkpoint (fuzz/corpus/checkpoint/tiny_mlp.pt) but data.pkl, which is
+  // the input: the zip and its CRC-32s are then valid, so the input reaches the pickle checks and
+  // LibTorch's unpickler behind them.
+  static const auto records = [] {
+    caffe2::serialize::PyTorchStreamReader reader(std::string(CRMT_SOURCE_DIR) + "/fuzz/corpus/checkpoint/tiny_mlp.pt");
+    std::vector<std::pair<std::string, std::string>> kept;
+    for (const auto& name : reader.getAllRecords()) {
+      if (name == "data.pkl" || name == "version") continue;
+      auto [bytes, n] = reader.getRecord(name);
+      kept.emplace_back(name, std::string(static_cast<const char*>(bytes.get()), n));
+    }
+    return kept;
+  }();
+  std::string archive;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&archive](const void* bytes, size_t n) {
+      archive.append(static_cast<const char*>(bytes), n);
+      return n;
+    });
+    for (const auto& [name, bytes] : records) writer.writeRecord(name, bytes.data(), bytes.size());
+    writer.writeRecord("data.pkl", data, size);
+    writer.writeEndOfFile();
+  }
+  checkpoint(reinterpret_cast<const uint8_t*>(archive.data()), archive.size());
 }
 
 namespace {
@@ -167,7 +211,7 @@ const std::vector<Target>& targets() {
                                        {"wav", wav},               {"npy", npy},
                                        {"index_file", index_file}, {"checkpoint", checkpoint},
                                        {"meta_json", meta_json},   {"prepare_manifest", prepare_manifest},
-                                       {"video", video}};
+                                       {"video", video},           {"checkpoint_pickle", checkpoint_pickle}};
   return all;
 }
 

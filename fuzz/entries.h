@@ -22,8 +22,11 @@ void wav(const uint8_t* data, size_t size);
 void npy(const uint8_t* data, size_t size);
 // A dataset index or CSV file: its lines, CSV fields, and each name joined under a root.
 void index_file(const uint8_t* data, size_t size);
-// A checkpoint file: crmt's checks before LibTorch reads it (zip structure, CRC-32s, pickle names).
+// A checkpoint file: crmt's checks (zip structure, CRC-32s, pickles, class source), then LibTorch's
+// reader behind them: the archive, its header and every tensor it holds.
 void checkpoint(const uint8_t* data, size_t size);
+// The data.pkl of a checkpoint whose other records are a real one's (the zip valid around it).
+void checkpoint_pickle(const uint8_t* data, size_t size);
 // The embedded dataset's meta.json, loaded with a small set of valid array files beside it.
 void meta_json(const uint8_t* data, size_t size);
 // `data prepare`'s manifest (prepare_manifest.jsonl): read, then one entry appended.

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-600}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(config idx wav npy index_file checkpoint meta_json prepare_manifest video)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(config idx wav npy index_file checkpoint checkpoint_pickle meta_json prepare_manifest video)
 cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ > /dev/null
 cmake --build build-fuzz -j2
 mkdir -p fuzz/crashes

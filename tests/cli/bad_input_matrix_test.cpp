@@ -171,6 +171,16 @@ std::vector<Case> cases() {
                  return "eval --checkpoint " + best.string();
                },
                "best.pt"});
+  // Files the fuzzer forged with valid CRCs, each of which once ended the process inside LibTorch's
+  // reader (a damaged class source, a duplicated record; a forged class name).
+  for (const auto& [name, forged] : {std::pair<std::string, std::string>{"Unpickler", "crash-forged-unpickler-segv.pt"},
+                                     {"TypeName", "crash-forged-type-name.pt"}})
+    v.push_back({"ForgedCheckpoint" + name,
+                 [forged = forged](const fs::path& dir) {
+                   fs::copy_file(fs::path(CRMT_SOURCE_DIR) / "fuzz" / "corpus" / "checkpoint" / forged, dir / forged);
+                   return "eval --checkpoint " + (dir / forged).string();
+                 },
+                 forged});
   v.push_back({"ResumeWithAnotherArchitecture",
                [](const fs::path& dir) {
                  trained_run(dir);

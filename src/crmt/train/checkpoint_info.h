@@ -22,11 +22,6 @@ struct CheckpointInfo {
 // when it is missing, not a crmt checkpoint, or a field is missing or of the wrong type.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
-// The checks made before LibTorch reads the file: the zip structure, every stored record's CRC-32,
-// and the classes its pickles name. crmt::Error naming the file when one fails. LibTorch's own
-// reader (behind them) is not robust to forged files: treat checkpoints from others as code.
-void check_checkpoint_integrity(const std::string& path);
-
 // The checkpoint's archive, its format tag checked (crmt::Error naming the file otherwise), and its
 // header fields read from it.
 torch::serialize::InputArchive open_checkpoint_archive(const std::string& path);
