@@ -50,6 +50,23 @@ TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
   for (std::string line; std::getline(in, line);) rows += !line.empty();
   EXPECT_EQ(rows, 30);
 
+  // Bound propagation: every radius says its kind, and it is never below the guaranteed one.
+  auto by_bound = [&](const std::string& bound) {
+    auto r = test::run_cli("certify --checkpoint " + ckpt + " --bound " + bound +
+                           " --set data.synthetic.test_samples=20 --json --threads 1");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return parse_json_output(r.output)["certificate"];
+  };
+  const auto crown = by_bound("crown"), guaranteed = by_bound("lipschitz-guaranteed");
+  EXPECT_EQ(crown["bound"], "crown");
+  EXPECT_EQ(crown["sound"], true);
+  EXPECT_EQ(guaranteed["bound"], "lipschitz-guaranteed");
+  EXPECT_GE(crown["median_radius"].get<double>(), guaranteed["median_radius"].get<double>() * (1 - 1e-6));
+  EXPECT_EQ(by_bound("lipschitz-empirical")["sound"], false);
+  auto unknown = test::run_cli("certify --checkpoint " + ckpt + " --bound interval --threads 1");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.output.find("--bound"), std::string::npos) << unknown.output;
+
   // The strong evaluation: APGD in eval (next to the suite) and against the certificate.
   auto strong = test::run_cli("eval --checkpoint " + ckpt + " --suite --strong --strong-steps 10 --strong-restarts 1 "
                               "--unimodal-eps 1.0 --json --threads 1");

@@ -196,9 +196,17 @@ void summarize(Certificate& cert, const std::vector<double>& radii) {
     if (cert.mean_eta[m] > cert.mean_eta[cert.preferred_modality]) cert.preferred_modality = m;
 }
 
+std::string bound_name(const Certificate& cert) {
+  return cert.bound == "crown" ? cert.bound : "lipschitz-" + cert.lipschitz.kind;
+}
+
+bool bound_is_sound(const Certificate& cert) { return cert.bound == "crown" || cert.lipschitz.guaranteed(); }
+
 nlohmann::json certificate_json(const Certificate& cert, bool per_sample) {
   nlohmann::json j;
   const size_t M = cert.modalities.size();
+  j["bound"] = bound_name(cert);
+  j["sound"] = bound_is_sound(cert);
   j["lipschitz"] = {{"kind", cert.lipschitz.kind},
                     {"samples", cert.lipschitz.samples},
                     {"tau", tensor_json(cert.lipschitz.tau)},
@@ -245,10 +253,10 @@ nlohmann::json certificate_json(const Certificate& cert, bool per_sample) {
 
 Table certified_accuracy_table(const Certificate& cert) {
   Table t;
-  t.header = {"radius", "certified acc", "lipschitz"};
-  const std::string kind = cert.lipschitz.kind == "empirical"
-                               ? fmt::format("empirical ({} samples)", cert.lipschitz.samples)
-                               : cert.lipschitz.kind;
+  t.header = {"radius", "certified acc", "bound"};
+  const std::string kind = cert.bound == "lipschitz" && cert.lipschitz.kind == "empirical"
+                               ? fmt::format("lipschitz-empirical ({} samples)", cert.lipschitz.samples)
+                               : bound_name(cert);
   for (size_t i = 0; i < cert.radii.size(); ++i)
     t.rows.push_back({format_number(cert.radii[i]), fmt::format("{:.4f}", cert.certified_accuracy[i]), kind});
   return t;
@@ -273,17 +281,20 @@ Table vulnerability_table(const Certificate& cert) {
 
 std::string certificate_report(const Certificate& cert) {
   std::string out = fmt::format(
-      "certified l2 robustness of {} samples ({} head, {} Lipschitz constants): clean accuracy {:.4f}, "
-      "radius over correct samples mean {} median {} ({} Lipschitz)\n",
-      cert.samples.size(), cert.head_kind, cert.lipschitz.kind, cert.clean_accuracy, format_number(cert.mean_radius),
-      format_number(cert.median_radius), cert.lipschitz.kind);
+      "certified l2 robustness of {} samples ({} head, radii by {}{}): clean accuracy {:.4f}, "
+      "radius over correct samples mean {} median {}\n",
+      cert.samples.size(), cert.head_kind, bound_name(cert), bound_is_sound(cert) ? ", sound" : ", an estimate",
+      cert.clean_accuracy, format_number(cert.mean_radius), format_number(cert.median_radius));
   out += certified_accuracy_table(cert).to_text();
-  out += "\nvulnerability indicators eta (Lipschitz of the fused margin per modality; larger = more vulnerable)\n";
+  out += fmt::format(
+      "\nvulnerability indicators eta ({} Lipschitz constants of the fused margin per modality; larger = more "
+      "vulnerable)\n",
+      cert.lipschitz.kind);
   out += vulnerability_table(cert).to_text();
   if (cert.modalities.size() > 1)
     out += fmt::format("preferred (most vulnerable) modality: {} — uni-modal attacks on it are the most effective\n",
                        cert.modalities[cert.preferred_modality]);
-  if (cert.lipschitz.kind == "empirical")
+  if (!bound_is_sound(cert))
     out += "note: empirical Lipschitz constants are the largest observed gradients, not upper bounds; the radii are "
            "estimates, not guarantees (run with --audit or --lipschitz guaranteed)\n";
   return out;

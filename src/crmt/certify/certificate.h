@@ -38,6 +38,9 @@ struct SampleCertificate {
 };
 
 struct Certificate {
+  // How the radii were bounded: "lipschitz" (from `lipschitz`, empirical or guaranteed) or "crown"
+  // (bound propagation, certify/crown/; eta still comes from `lipschitz`).
+  std::string bound = "lipschitz";
   LipschitzEstimate lipschitz;
   std::string head_kind;
   std::vector<std::string> modalities;
@@ -66,6 +69,11 @@ Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const Lip
 
 // Recomputes the summary fields of `cert` at `radii` from its samples and eta.
 void summarize(Certificate& cert, const std::vector<double>& radii);
+
+// The radii's kind for people and machines: "lipschitz-empirical", "lipschitz-guaranteed" or "crown".
+std::string bound_name(const Certificate& cert);
+// Whether the radii are guarantees (guaranteed Lipschitz constants or bound propagation).
+bool bound_is_sound(const Certificate& cert);
 
 // Share of samples that are correctly classified with certified radius >= r.
 double certified_accuracy_at(const Certificate& cert, double r);
