@@ -19,7 +19,7 @@ void add_certify_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "certify", "certified l2 radii (Theorems 3.3 / 3.5), vulnerability indicators eta and modality preference");
   struct Options {
-    std::string checkpoint, lipschitz = "empirical", bound, radii = "0,0.1,0.25,0.5,1", per_sample;
+    std::string checkpoint, lipschitz = "empirical", bound, intermediate = "crown", radii = "0,0.1,0.25,0.5,1", per_sample;
     int64_t samples = -1;
     bool audit = false, json = false, apgd = false;
     int apgd_steps = 100, apgd_restarts = 5;
@@ -36,6 +36,10 @@ void add_certify_command(CLI::App& app) {
                   "how radii are bounded: lipschitz-empirical (an estimate, as the paper) | lipschitz-guaranteed "
                   "(sound, global) | crown (sound, bound propagation around each sample; docs/certify.md); "
                   "overrides --lipschitz");
+  cmd->add_option("--intermediate", opt->intermediate,
+                  "--bound crown: pre-activation bounds refined by bound propagation (crown, tight, slow on CNNs) "
+                  "or by intervals (interval, fast)")
+      ->capture_default_str();
   cmd->add_option("--samples", opt->samples,
                   "training samples for the empirical Lipschitz estimate (default: config crmt.lipschitz_samples)");
   cmd->add_option("--radii", opt->radii, "comma-separated l2 radii for certified accuracy")->capture_default_str();
@@ -68,7 +72,10 @@ void add_certify_command(CLI::App& app) {
     if (samples < 0) fail("--samples must be non-negative (0 = the whole training split), got {}", samples);
     // The empirical estimate, like the paper's code, looks at training samples; certificates are for
     // the test split.
-    auto cert = crown ? certify_crown(e.net, e.data.test, radii)
+    CrownOptions crown_options;
+    crown_options.progress = e.config.boolean("output.progress");
+    crown_options.intermediate = opt->intermediate;
+    auto cert = crown ? certify_crown(e.net, e.data.test, radii, crown_options)
                       : certify(e.net, e.data.test, estimate_lipschitz(e.net, e.data.train, opt->lipschitz, samples),
                                 radii, e.config.integer("train.eval_batch_size"));
     std::optional<AuditResult> audit;

@@ -35,8 +35,23 @@ at::Tensor LinearBound::concretize(const at::Tensor& x0, double r) const {
   return rows_dot(a, x0) + d - r * a.flatten(1).norm(2, {1});
 }
 
-CrownBounder::CrownBounder(std::vector<BoundLayer> chain, int64_t chunk) : chain_(std::move(chain)), chunk_(chunk) {
+CrownBounder::CrownBounder(std::vector<BoundLayer> chain, int64_t chunk, bool refine)
+    : chain_(std::move(chain)), chunk_(chunk), refine_(refine) {
   if (chain_.empty()) fail("bound propagation: the encoder has no layer to bound");
+  while (first_nonlinear_ < chain_.size() && chain_[first_nonlinear_].kind == Kind::Affine) ++first_nonlinear_;
+  if (first_nonlinear_ == 0 || first_nonlinear_ == chain_.size()) return;
+  torch::NoGradGuard no_grad;
+  const auto& shape = chain_[first_nonlinear_ - 1].out_shape;
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  first_row_norms_ = torch::empty({n}, torch::kDouble);
+  for (int64_t begin = 0; begin < n; begin += chunk_) {
+    const int64_t s = std::min(chunk_, n - begin);
+    auto spec = torch::zeros({s, n}, torch::kDouble);
+    spec.narrow(1, begin, s).fill_diagonal_(1.0);
+    first_row_norms_.narrow(0, begin, s).copy_(backward(spec.view(batch_of(s, shape)), first_nonlinear_).a.flatten(1).norm(2, {1}));
+  }
+  first_row_norms_ = first_row_norms_.view(shape);
 }
 
 LinearBound CrownBounder::backward(const at::Tensor& spec, size_t end) const {
@@ -124,7 +139,14 @@ void CrownBounder::relax(const at::Tensor& x0, double radius) {
     }
     // After an affine layer, CROWN tightens what intervals leave loose: for a ReLU only its
     // unstable neurons matter, for a max pool every input does.
-    if (i > 0 && chain_[i - 1].kind == Kind::Affine) {
+    if (i == first_nonlinear_ && i > 0) {
+      // Exact: the affine map's value at x0 +- radius times its rows' norms.
+      auto center = x0_.unsqueeze(0);
+      for (size_t k = 0; k < i; ++k) center = chain_[k].apply(center);
+      center = center.squeeze(0);
+      lo = at::maximum(lo, center - radius * first_row_norms_);
+      hi = at::minimum(hi, center + radius * first_row_norms_);
+    } else if (refine_ && i > 0 && chain_[i - 1].kind == Kind::Affine) {
       const auto which = layer.kind == Kind::Relu ? (lo < 0) & (hi > 0) : torch::ones_like(lo, torch::kBool);
       refine(i, lo, hi, which);
     }

@@ -20,12 +20,15 @@ struct LinearBound {
 // the triangle's upper side and the adaptive lower slope (1 when u > -l, else 0); MaxPool2d: the
 // window's input with the largest lower bound below, and above it the same input when its lower
 // bound clears every other upper bound, else the largest upper bound. Pre-activation bounds of
-// every nonlinear layer: interval propagation first, then CROWN itself from that layer back to
-// the input for the neurons interval bounds leave unstable (all of a max pool's inputs), the two
-// intersected. Float64 throughout.
+// every nonlinear layer: exact for the first (an affine map of the ball), then interval
+// propagation, refined (optionally) by CROWN itself from that layer back to the input for the
+// neurons interval bounds leave unstable (all of a max pool's inputs), the two intersected.
+// Float64 throughout.
 class CrownBounder {
  public:
-  explicit CrownBounder(std::vector<BoundLayer> chain, int64_t chunk = 1024);
+  // refine: CROWN-refined pre-activation bounds (tight, one backward pass per chunk of unstable
+  // neurons) or interval bounds only after the first nonlinear layer (fast, looser).
+  explicit CrownBounder(std::vector<BoundLayer> chain, int64_t chunk = 1024, bool refine = true);
 
   // Makes the relaxations of every nonlinear layer for the ball ||x - x0|| <= radius (x0: one
   // sample, [*input_shape]). They stay valid for every smaller ball around x0.
@@ -49,6 +52,11 @@ class CrownBounder {
 
   std::vector<BoundLayer> chain_;
   int64_t chunk_;
+  bool refine_ = true;
+  // The layers before the first nonlinear one are one affine map: the bounds of its outputs on a
+  // ball are exact, center +- radius * (the l2 norm of each output's row), the norms computed once.
+  size_t first_nonlinear_ = 0;
+  at::Tensor first_row_norms_;
   at::Tensor x0_;
   double radius_ = 0;
   std::vector<std::pair<at::Tensor, at::Tensor>> input_bounds_;  // of each nonlinear layer

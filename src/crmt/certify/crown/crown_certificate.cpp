@@ -7,6 +7,7 @@
 
 #include "crmt/core/error.h"
 #include "crmt/core/precision.h"
+#include "crmt/core/progress.h"
 #include "crmt/models/eval_mode_guard.h"
 
 namespace crmt {
@@ -26,6 +27,8 @@ double allowed(double value, double norm) {
 
 CrownCertifier::CrownCertifier(MultiModalNet& net, CrownOptions options, at::Tensor lipschitz_eta)
     : net_(net), options_(options), eta_(std::move(lipschitz_eta)) {
+  if (options_.intermediate != "crown" && options_.intermediate != "interval")
+    fail("bound propagation: unknown intermediate bounds '{}' (crown or interval)", options_.intermediate);
   net->require_late_fusion("a certified radius by bound propagation");
   if (net->embedding_filter())
     fail("bound propagation: the model has an embedding filter between its encoders and head, which it cannot "
@@ -34,7 +37,7 @@ CrownCertifier::CrownCertifier(MultiModalNet& net, CrownOptions options, at::Ten
   for (size_t m = 0; m < net->num_modalities(); ++m) {
     const auto& spec = net->specs()[m];
     try {
-      bounders_.emplace_back(bound_chain(net->encoder(m), spec.shape), options_.chunk);
+      bounders_.emplace_back(bound_chain(net->encoder(m), spec.shape), options_.chunk, options_.intermediate == "crown");
     } catch (const Error& e) {
       fail("modality '{}': {}", spec.name, e.what());
     }
@@ -135,14 +138,27 @@ CrownRadius CrownCertifier::radius(const std::vector<at::Tensor>& x0, int64_t p)
     s.margin += s.exact[m];
     if (eta_.defined()) s.eta_rows.push_back(eta_[static_cast<int64_t>(m)][p].index({rows}));
   }
+  // The global Lipschitz radius is certified already: the search starts there.
+  auto lipschitz_radius = [&](int modality) {
+    if (!eta_.defined()) return 0.0;
+    double r = kInf;
+    for (int64_t j = 0; j < s.margin.size(0); ++j) {
+      double squares = 0;
+      for (size_t m = 0; m < M; ++m)
+        if (modality < 0 || static_cast<int>(m) == modality) squares += std::pow(s.eta_rows[m][j].item<double>(), 2);
+      r = std::min(r, allowed(s.margin[j].item<double>(), std::sqrt(squares)));
+    }
+    return std::isfinite(r) ? r : 0.0;
+  };
   CrownRadius out;
   int64_t nearest = 0;
-  out.joint = search(s, -1, options_.initial_radius, &nearest, &out.evaluations);
+  out.joint = search(s, -1, std::max(options_.initial_radius, lipschitz_radius(-1)), &nearest, &out.evaluations);
   out.nearest_class = others[static_cast<size_t>(nearest)];
   // A budget on one modality is a subset of the joint one: its radius starts from the joint radius.
-  for (size_t m = 0; m < M; ++m)
-    out.unimodal.push_back(
-        search(s, static_cast<int>(m), std::max(out.joint, options_.initial_radius), nullptr, &out.evaluations));
+  for (size_t m = 0; m < M; ++m) {
+    const double start = std::max({out.joint, options_.initial_radius, lipschitz_radius(static_cast<int>(m))});
+    out.unimodal.push_back(search(s, static_cast<int>(m), start, nullptr, &out.evaluations));
+  }
   return out;
 }
 
@@ -155,7 +171,9 @@ Certificate certify_crown(MultiModalNet& net, const MultiModalDataset& data, con
   cert.bound = "crown";
   EvalModeGuard eval(*net);
   torch::NoGradGuard no_grad;
+  ProgressBar progress("bound propagation", static_cast<int64_t>(cert.samples.size()), options.progress);
   for (int64_t i = 0; i < static_cast<int64_t>(cert.samples.size()); ++i) {
+    progress.update(i);
     auto& s = cert.samples[static_cast<size_t>(i)];
     const auto batch = data.batch(torch::tensor({i}, torch::kLong));
     auto inputs = net->align(batch);
@@ -166,6 +184,7 @@ Certificate certify_crown(MultiModalNet& net, const MultiModalDataset& data, con
     s.nearest_class = r.nearest_class;
     s.unimodal_radius = r.unimodal;
   }
+  progress.finish();
   summarize(cert, radii);
   return cert;
 }

@@ -12,8 +12,12 @@ namespace crmt {
 struct CrownOptions {
   double initial_radius = 0.0625;  // first ball tried; doubled while certified
   int max_doublings = 12;
-  double tolerance = 0.02;         // bisection stops when (hi - lo) <= tolerance * hi
+  double tolerance = 0.05;         // bisection stops when (hi - lo) <= tolerance * hi
   int64_t chunk = 1024;            // neurons refined per backward pass (memory)
+  bool progress = false;           // a progress bar over samples on stderr
+  // Pre-activation bounds after the first layer: "crown" (refined by bound propagation: tighter,
+  // about a backward pass per 1024 unstable neurons and evaluation) or "interval" (fast).
+  std::string intermediate = "crown";
 };
 
 // One sample's sound radii. Each modality's encoder is bounded by CROWN on a ball of radius R
