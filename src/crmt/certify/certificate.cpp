@@ -17,13 +17,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// (h_p - h_j) / eta with the conventions of the header: a tie gives 0, a zero eta infinity.
-double bound_ratio(double numerator, double denominator) {
-  if (!(numerator > 0)) return 0.0;
-  if (!(denominator > 0)) return kInf;
-  return numerator / denominator;
-}
-
 nlohmann::json number(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -77,6 +70,12 @@ double Certificate::eta_ratio(size_t a, size_t b) const {
   const double num = mean_eta.at(a), den = mean_eta.at(b);
   if (den == 0) return num == 0 ? 1.0 : kInf;
   return num / den;
+}
+
+double bound_ratio(double numerator, double denominator) {
+  if (!(numerator > 0)) return 0.0;
+  if (!(denominator > 0)) return kInf;
+  return numerator / denominator;
 }
 
 Certificate certify(MultiModalNet& net, const MultiModalDataset& data, const LipschitzEstimate& lipschitz,

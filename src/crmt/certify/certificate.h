@@ -75,6 +75,10 @@ std::string bound_name(const Certificate& cert);
 // Whether the radii are guarantees (guaranteed Lipschitz constants or bound propagation).
 bool bound_is_sound(const Certificate& cert);
 
+// The radius a bound numerator - r * denominator > 0 allows: 0 when the numerator is not positive (a
+// tie), infinity when the denominator is 0 (nothing can move the margin).
+double bound_ratio(double numerator, double denominator);
+
 // Share of samples that are correctly classified with certified radius >= r.
 double certified_accuracy_at(const Certificate& cert, double r);
 

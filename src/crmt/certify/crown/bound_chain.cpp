@@ -15,12 +15,6 @@ namespace nn = torch::nn;
 
 namespace {
 
-std::vector<int64_t> batch_of(int64_t n, const std::vector<int64_t>& shape) {
-  std::vector<int64_t> out{n};
-  out.insert(out.end(), shape.begin(), shape.end());
-  return out;
-}
-
 at::Tensor offset_of(const BoundLayer& layer) {
   return layer.apply(torch::zeros(batch_of(1, layer.in_shape), torch::kDouble)).squeeze(0);
 }

@@ -30,6 +30,13 @@ struct BoundLayer {
   int64_t kernel = 0, stride = 0, padding = 0;
 };
 
+// {n, shape...}: a batch of n of the given per-sample shape.
+inline std::vector<int64_t> batch_of(int64_t n, const std::vector<int64_t>& shape) {
+  std::vector<int64_t> out{n};
+  out.insert(out.end(), shape.begin(), shape.end());
+  return out;
+}
+
 // The chain of an encoder whose forward is its Sequential body (MLP, small CNN), each layer with
 // its shapes for inputs of `input_shape`. Throws crmt::Error naming every layer it cannot bound
 // (type and position) and the encoder kinds that are no chain (ResNet, transformers).

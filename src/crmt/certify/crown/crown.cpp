@@ -12,12 +12,6 @@ namespace {
 
 using Kind = BoundLayer::Kind;
 
-std::vector<int64_t> batch_of(int64_t n, const std::vector<int64_t>& shape) {
-  std::vector<int64_t> out{n};
-  out.insert(out.end(), shape.begin(), shape.end());
-  return out;
-}
-
 at::Tensor rows_dot(const at::Tensor& a, const at::Tensor& x) { return (a.flatten(1) * x.reshape({1, -1})).sum(1); }
 
 // A max pool's windows as columns: bounds [C, H, W] -> [C, k*k, L], padded with -inf.

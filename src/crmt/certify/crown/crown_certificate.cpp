@@ -16,13 +16,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// The radius a linear bound value - r * norm > 0 allows: 0 when the bound is not positive at the
-// sample, infinity when it does not depend on the input.
-double allowed(double value, double norm) {
-  if (!(value > 0)) return 0.0;
-  return norm > 0 ? value / norm : kInf;
-}
-
 }  // namespace
 
 CrownCertifier::CrownCertifier(MultiModalNet& net, CrownOptions options, at::Tensor lipschitz_eta)
@@ -78,8 +71,8 @@ double CrownCertifier::bound_at(const Sample& s, int modality, double R, int64_t
   }
   double r = R;
   for (int64_t j = 0; j < total.size(0); ++j) {
-    double rj = std::min(R, allowed(total[j].item<double>(), norm[j].item<double>()));
-    if (eta_norm.defined()) rj = std::max(rj, allowed(s.margin[j].item<double>(), eta_norm[j].item<double>()));
+    double rj = std::min(R, bound_ratio(total[j].item<double>(), norm[j].item<double>()));
+    if (eta_norm.defined()) rj = std::max(rj, bound_ratio(s.margin[j].item<double>(), eta_norm[j].item<double>()));
     if (rj < r) {
       r = rj;
       if (nearest) *nearest = j;
@@ -146,7 +139,7 @@ CrownRadius CrownCertifier::radius(const std::vector<at::Tensor>& x0, int64_t p)
       double squares = 0;
       for (size_t m = 0; m < M; ++m)
         if (modality < 0 || static_cast<int>(m) == modality) squares += std::pow(s.eta_rows[m][j].item<double>(), 2);
-      r = std::min(r, allowed(s.margin[j].item<double>(), std::sqrt(squares)));
+      r = std::min(r, bound_ratio(s.margin[j].item<double>(), std::sqrt(squares)));
     }
     return std::isfinite(r) ? r : 0.0;
   };
