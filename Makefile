@@ -27,7 +27,7 @@ test-sanitize: deps
 
 # CI's share of the above (docs/reliability.md): the unit tests that neither train a model nor run
 # the command-line tool, under the same sanitizers, built at -O1 with line tables only to fit CI.
-SANITIZE_UNIT_EXCLUDE = Cli|KillAndResume|Distributed|TwoProcessesEqualOne|BadInput|BaselineMethods|Lipschitz|ApgdOnAModel|ApgdCheckOnAModel|Embedded|Trainer|Study|Sweep|FinalStages|Report|PaperFigures|Tsne|Pretrained|ResNet|AuditGuaranteed|MakeFixture|PrepareVideos
+SANITIZE_UNIT_EXCLUDE = Cli|RadiiSurvive|KillAndResume|Distributed|TwoProcessesEqualOne|BadInput|BaselineMethods|Lipschitz|ApgdOnAModel|ApgdCheckOnAModel|Embedded|Trainer|Study|Sweep|FinalStages|Report|PaperFigures|Tsne|Pretrained|ResNet|AuditGuaranteed|MakeFixture|PrepareVideos
 test-sanitize-unit: deps
 	cmake -S . -B build-sanitize-unit -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCRMT_SANITIZE=ON -DCRMT_BUILD_BENCH=OFF

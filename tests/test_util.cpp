@@ -61,7 +61,7 @@ MultiModalDataset bounded_copy(const MultiModalDataset& d, size_t m, double lowe
   return MultiModalDataset::in_memory(specs, all.inputs, all.labels, d.class_names, d.source);
 }
 
-MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise) {
+MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise, int64_t size) {
   auto gen = at::detail::createCPUGenerator(seed);
   auto proto_gen = at::detail::createCPUGenerator(1234);  // the same prototypes for every split
   auto opts = torch::TensorOptions().dtype(torch::kFloat);
@@ -72,10 +72,10 @@ MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double n
   for (int m = 0; m < 2; ++m) {
     ModalitySpec spec;
     spec.name = "img" + std::to_string(m);
-    spec.shape = {1, 8, 8};
+    spec.shape = {1, size, size};
     specs.push_back(spec);
-    auto prototypes = at::randn({classes, 1, 8, 8}, proto_gen, opts);
-    inputs.push_back(prototypes.index_select(0, labels) + noise * at::randn({n, 1, 8, 8}, gen, opts));
+    auto prototypes = at::randn({classes, 1, size, size}, proto_gen, opts);
+    inputs.push_back(prototypes.index_select(0, labels) + noise * at::randn({n, 1, size, size}, gen, opts));
   }
   for (int64_t k = 0; k < classes; ++k) class_names.push_back("c" + std::to_string(k));
   return MultiModalDataset::in_memory(specs, inputs, labels, class_names, "hand-made images");
@@ -86,6 +86,14 @@ Config synthetic_config(const std::filesystem::path& out_dir, int modalities, in
                            "model.encoder=mlp", "model.embed_dim=16", "model.hidden_dim=32",
                            "train.epochs=" + std::to_string(epochs), "train.batch_size=32", "train.lr=0.05",
                            "output.progress=false", "output.dir=" + out_dir.string()});
+}
+
+Config small_cnn_config(const std::filesystem::path& out_dir) {
+  auto cfg = synthetic_config(out_dir, 2, 3);
+  cfg.set("model.encoder", "small_cnn");
+  cfg.set("model.embed_dim", "8");
+  cfg.set("train.batch_size", "16");
+  return cfg;
 }
 
 MultiModalNet train_synthetic(const Config& config, DataSplits* data_out) {

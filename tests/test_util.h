@@ -19,14 +19,18 @@ void remove_temp_dirs();
 // A config for fast synthetic runs: MLP encoders, no progress bar, output in `out_dir`.
 Config synthetic_config(const std::filesystem::path& out_dir, int modalities = 2, int epochs = 3);
 
+// synthetic_config with small-CNN encoders (embedding 8, batch 16), for image_data.
+Config small_cnn_config(const std::filesystem::path& out_dir);
+
 // Trains a small JT model on the synthetic data of `config`; returns it in eval mode.
 MultiModalNet train_synthetic(const Config& config, DataSplits* data_out = nullptr);
 // Trains the model of `config` with JT on `data`; returns it in eval mode.
 MultiModalNet train_on(const Config& config, const DataSplits& data);
 
-// Image-like data for small-CNN tests: two modalities "img0", "img1" of shape [1, 8, 8], each sample
-// its class's prototype (fixed across calls) plus Gaussian noise of std `noise`; classes "c0", ...
-MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise = 0.5);
+// Image-like data for small-CNN tests: two modalities "img0", "img1" of shape [1, size, size], each
+// sample its class's prototype (fixed across calls) plus Gaussian noise of std `noise`; classes
+// "c0", ...
+MultiModalDataset image_data(int64_t n, int64_t classes, uint64_t seed, double noise = 0.5, int64_t size = 8);
 // `d` held in memory with modality m clamped to [lower, upper] and bounded to that range, so that
 // attacks clamp to it.
 MultiModalDataset bounded_copy(const MultiModalDataset& d, size_t m, double lower, double upper);

@@ -22,7 +22,7 @@ void add_certify_command(CLI::App& app) {
     std::string checkpoint, lipschitz = "empirical", bound, intermediate = "crown", radii = "0,0.1,0.25,0.5,1", per_sample;
     int64_t samples = -1;
     bool audit = false, json = false, apgd = false;
-    int apgd_steps = 100, apgd_restarts = 5;
+    int apgd_steps = 100, apgd_restarts = 5, audit_steps = 20, audit_restarts = 1;
     std::vector<std::string> overrides;
     std::string device;
     int threads = 0;
@@ -44,6 +44,10 @@ void add_certify_command(CLI::App& app) {
                   "training samples for the empirical Lipschitz estimate (default: config crmt.lipschitz_samples)");
   cmd->add_option("--radii", opt->radii, "comma-separated l2 radii for certified accuracy")->capture_default_str();
   cmd->add_flag("--audit", opt->audit, "attack every certified sample with l2-PGD inside its radius and report violations");
+  cmd->add_option("--audit-steps", opt->audit_steps, "--audit: l2-PGD steps per start")->capture_default_str();
+  cmd->add_option("--audit-restarts", opt->audit_restarts,
+                  "--audit: starts per sample, the first at the clean input, the rest at random points of the ball")
+      ->capture_default_str();
   cmd->add_flag("--apgd", opt->apgd,
                 "attack the samples certified at each radius r > 0 with APGD at eps r and count those it breaks");
   cmd->add_option("--apgd-steps", opt->apgd_steps, "--apgd: iterations")->capture_default_str();
@@ -79,7 +83,12 @@ void add_certify_command(CLI::App& app) {
                       : certify(e.net, e.data.test, estimate_lipschitz(e.net, e.data.train, opt->lipschitz, samples),
                                 radii, e.config.integer("train.eval_batch_size"));
     std::optional<AuditResult> audit;
-    if (opt->audit) audit = audit_certificate(e.net, e.data.test, cert);
+    if (opt->audit) {
+      AuditOptions audit_options;
+      audit_options.steps = opt->audit_steps;
+      audit_options.restarts = opt->audit_restarts;
+      audit = audit_certificate(e.net, e.data.test, cert, audit_options);
+    }
     std::optional<ApgdCheck> strong;
     if (opt->apgd)
       strong = apgd_check(e.net, e.data.test, cert, opt->apgd_steps, opt->apgd_restarts,

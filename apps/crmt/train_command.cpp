@@ -10,6 +10,7 @@
 #include "crmt/core/device.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
+#include "crmt/data/rank_share.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/eval/evaluator.h"
 #include "crmt/pipeline/experiment.h"
@@ -95,11 +96,7 @@ void add_train_command(CLI::App& app) {
     auto e = train_experiment(config, opt->resume);
     const EvalCase clean_case{AttackSpec{"none", 0, 0}, "all"};
     // Each rank tests its contiguous part of the test split; the counts are summed.
-    auto test = e.data.test;
-    if (group.distributed()) {
-      const int64_t n = test.size(), r = group.rank(), w = group.world_size();
-      test = test.subset(torch::arange(n * r / w, n * (r + 1) / w, torch::kLong));
-    }
+    const auto test = rank_share(e.data.test, group);
     auto clean = evaluate(e.net, test, clean_case, config.integer("train.eval_batch_size"), false,
                           static_cast<int>(config.integer("data.workers")));
     if (group.distributed()) {

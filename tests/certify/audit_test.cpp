@@ -14,10 +14,7 @@ namespace crmt {
 namespace {
 
 TEST(AuditGuaranteed, SmallCnnHasNoViolations) {
-  auto cfg = test::synthetic_config(test::temp_dir("cnn"), 2, 3);
-  cfg.set("model.encoder", "small_cnn");
-  cfg.set("model.embed_dim", "8");
-  cfg.set("train.batch_size", "16");
+  auto cfg = test::small_cnn_config(test::temp_dir("cnn"));
   DataSplits data{test::image_data(96, 3, 1, 0.7), test::image_data(24, 3, 2, 0.7), test::image_data(24, 3, 3, 0.7)};
   auto net = test::train_on(cfg, data);
   auto lip = guaranteed_lipschitz(net);
@@ -64,23 +61,33 @@ TEST(AuditGuaranteed, MlpHasNoViolationsAndEmpiricalRatiosAreReported) {
   EXPECT_NE(audit_report(emp_audit).find("violations"), std::string::npos);
 }
 
-TEST(AuditDetects, OptimisticLipschitzEstimate) {
-  // A linear model whose Lipschitz constants are understated 10x: the radii are 10x too large and
-  // the audit must catch it.
+// A linear model whose Lipschitz constants are understated 10x: its radii are 10x too large.
+struct Overstated {
+  MultiModalDataset data;
+  MultiModalNet net{nullptr};
+  Certificate cert;
+};
+
+Overstated overstated_linear_certificate() {
   torch::manual_seed(4);
   SyntheticOptions o;
   o.samples = 40;
   o.classes = 3;
   o.dims = {6, 4};
-  auto data = make_synthetic(o);
-  auto net = build_model(Config::load("", {"model.encoder=linear", "model.head=concat", "model.embed_dim=5"}),
-                         data.specs, 3);
-  net->eval();
-  auto lip = guaranteed_lipschitz(net);
+  Overstated out{make_synthetic(o)};
+  out.net = build_model(Config::load("", {"model.encoder=linear", "model.head=concat", "model.embed_dim=5"}),
+                        out.data.specs, 3);
+  out.net->eval();
+  auto lip = guaranteed_lipschitz(out.net);
   lip.kind = "empirical";
   lip.tau = lip.tau * 0.1;
   lip.pairwise = lip.pairwise * 0.1;
-  auto cert = certify(net, data, lip);
+  out.cert = certify(out.net, out.data, lip);
+  return out;
+}
+
+TEST(AuditDetects, OptimisticLipschitzEstimate) {
+  auto [data, net, cert] = overstated_linear_certificate();
   auto audit = audit_certificate(net, data, cert);
   EXPECT_GT(audit.attacked, 30);
   EXPECT_GT(audit.violation_share, 0.9);
@@ -90,6 +97,26 @@ TEST(AuditDetects, OptimisticLipschitzEstimate) {
   EXPECT_GE(audit.min_flip_ratio, 0.1 * (1 - 1e-3));
   EXPECT_NEAR(audit.max_tau_ratio[0], 10.0, 1e-3);
   EXPECT_NEAR(audit.max_pairwise_ratio[1], 10.0, 1e-3);
+}
+
+// One short step from the clean input covers a hundredth of the radius, too little to reach the
+// boundary at a tenth of it; random starts anywhere in the ball reach past it.
+TEST(AuditDetects, RandomRestartsReachWhatTheCleanStartMisses) {
+  auto o = overstated_linear_certificate();
+  AuditOptions opt;
+  opt.steps = 1;
+  opt.step_fraction = 0.01;
+  opt.gradient_check_every = 0;
+  const auto one = audit_certificate(o.net, o.data, o.cert, opt);
+  EXPECT_GT(one.attacked, 30);
+  EXPECT_EQ(one.flipped, 0);
+  opt.restarts = 5;
+  const auto five = audit_certificate(o.net, o.data, o.cert, opt);
+  EXPECT_EQ(five.restarts, 5);
+  EXPECT_GT(five.violations, 5);
+  EXPECT_NE(audit_report(five).find("1 steps x 5 start(s)"), std::string::npos) << audit_report(five);
+  opt.restarts = 0;
+  EXPECT_NE(test::error_of([&] { audit_certificate(o.net, o.data, o.cert, opt); }).find("restarts"), std::string::npos);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 
 #include "crmt/certify/audit.h"
 #include "crmt/certify/certificate.h"
-#include "crmt/certify/crown/bound_chain.h"
+#include "crmt/certify/crown/bound_graph.h"
 #include "crmt/certify/crown/crown.h"
 #include "crmt/certify/crown/crown_certificate.h"
 #include "crmt/certify/lipschitz.h"
@@ -14,6 +14,7 @@
 #include "crmt/data/synthetic.h"
 #include "crmt/models/mlp.h"
 #include "crmt/models/model_factory.h"
+#include "crmt/models/resnet.h"
 #include "crmt/models/small_cnn.h"
 #include "test_util.h"
 
@@ -131,76 +132,152 @@ TEST(Crown, TinyReluNetworksAreNeverCertifiedBeyondTheExactRadius) {
   EXPECT_GT(ratios[ratios.size() / 2], 0.3) << "bounds on 2-D inputs should not be vacuous";
 }
 
-// Random points of the ball (and its surface) never leave the output bounds of a chain with every
-// kind of layer the relaxation handles.
-TEST(Crown, OutputBoundsHoldEveryPointOfTheBall) {
-  torch::manual_seed(3);
-  auto cnn = std::make_shared<SmallCnnImpl>(2, 6);
-  for (auto& b : cnn->named_buffers()) {  // nontrivial batch-norm statistics
-    torch::NoGradGuard no_grad;
+// Batch-norm statistics away from (0, 1), so that folding them in matters.
+void randomize_batch_norm(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& b : module.named_buffers()) {
     if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 1.5);
     if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.2, 0.2);
   }
+}
+
+std::shared_ptr<ResNetImpl> small_resnet(const std::vector<int64_t>& shape) {
+  torch::manual_seed(5);
+  const int64_t frames = shape.size() == 4 ? shape[0] : 1;
+  auto net = std::make_shared<ResNetImpl>(shape[shape.size() - 3], frames, 18, 4);
+  randomize_batch_norm(*net);
+  net->eval();
+  return net;
+}
+
+// The encoders the graph tests run on: each kind of layer, residual blocks, and a clip of frames.
+std::vector<std::pair<std::shared_ptr<EncoderImpl>, std::vector<int64_t>>> bounded_encoders() {
+  torch::manual_seed(3);
+  auto cnn = std::make_shared<SmallCnnImpl>(2, 6);
+  randomize_batch_norm(*cnn);
   cnn->eval();
-  CrownBounder bounder(bound_chain(*cnn, {2, 12, 12}));
-  const auto x0 = torch::randn({2, 12, 12}, torch::kDouble);
-  const double r = 0.3;
-  bounder.relax(x0, r);
-  const auto [lo, hi] = bounder.output_bounds();
-  EXPECT_TRUE((lo <= hi).all().item<bool>());
-  torch::NoGradGuard no_grad;
-  auto dirs = torch::randn({400, 2, 12, 12}, torch::kDouble);
-  dirs = dirs / dirs.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
-  const auto scale = torch::cat({torch::ones({200}, torch::kDouble), torch::rand({200}, torch::kDouble)}).view({-1, 1, 1, 1});
-  const auto points = (x0.unsqueeze(0) + r * scale * dirs).to(torch::kFloat);
-  const auto y = cnn->forward(points).to(torch::kDouble);
-  EXPECT_TRUE((y >= lo.unsqueeze(0) - 1e-5).all().item<bool>());
-  EXPECT_TRUE((y <= hi.unsqueeze(0) + 1e-5).all().item<bool>());
-  EXPECT_GT(bounder.refined_neurons(), 0) << "some ReLU was unstable and refined by CROWN";
+  auto mlp = std::make_shared<MlpImpl>(10, std::vector<int64_t>{12, 8}, 5);
+  mlp->eval();
+  return {{cnn, {2, 12, 12}}, {mlp, {10}}, {small_resnet({1, 16, 16}), {1, 16, 16}},
+          {small_resnet({2, 3, 12, 12}), {2, 3, 12, 12}}};
+}
+
+TEST(Crown, ResidualGraphComputesWhatTheEncoderDoes) {
+  for (const std::vector<int64_t> shape : {std::vector<int64_t>{1, 16, 16}, std::vector<int64_t>{2, 3, 12, 12}}) {
+    auto net = small_resnet(shape);
+    const auto graph = bound_graph(*net, shape);
+    const auto x = torch::randn(batch_of(3, shape), torch::kDouble);
+    torch::NoGradGuard no_grad;
+    const auto expected = net->forward(x.to(torch::kFloat)).to(torch::kDouble);
+    const auto got = evaluate(graph, x);
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-4, 1e-5)) << (got - expected).abs().max().item<double>();
+    std::vector<std::string> names;
+    for (const auto& node : graph) names.push_back(node.name);
+    for (const char* name : {"layer1.1.add (residual)", "layer2.0.downsample.0 (Conv2d)", "maxpool (3x3, stride 2)"})
+      EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  const auto msg = test::error_of([] { bound_graph(*small_resnet({1, 16, 16}), {3, 16, 16}); });
+  EXPECT_NE(msg.find("expects 1 input channels"), std::string::npos) << msg;
+}
+
+// The exact first-layer bounds rest on the row norms of the affine map before the first
+// nonlinearity: computed from squared weights (convolution and batch norm) or by backward passes
+// (Flatten, Linear), they match the map's columns evaluated one by one.
+TEST(Crown, FirstLayerRowNormsAreThoseOfTheAffineMap) {
+  for (const auto& [encoder, shape] : bounded_encoders()) {
+    CrownBounder bounder(bound_graph(*encoder, shape));
+    const auto& graph = bounder.graph();
+    int64_t first = 0;
+    while (!graph[static_cast<size_t>(first)].nonlinear()) ++first;
+    const int64_t node = graph[static_cast<size_t>(first)].inputs[0];
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    const auto basis = torch::eye(n, torch::kDouble).view(batch_of(n, shape));
+    const auto columns = evaluate(graph, basis, node) - evaluate(graph, torch::zeros_like(basis), node);
+    const auto expected = columns.flatten(1).square().sum(0).sqrt().view(graph[static_cast<size_t>(node)].out_shape);
+    ASSERT_TRUE(bounder.first_row_norms().defined()) << encoder->kind();
+    EXPECT_TRUE(torch::allclose(bounder.first_row_norms(), expected, 1e-10, 1e-12)) << encoder->kind();
+  }
+}
+
+// Random points of the ball (and its surface) never leave the output bounds, for every kind of
+// layer the relaxation handles, residual blocks and clips included.
+TEST(Crown, OutputBoundsHoldEveryPointOfTheBall) {
+  for (const auto& [encoder, shape] : bounded_encoders()) {
+    CrownBounder bounder(bound_graph(*encoder, shape));
+    torch::manual_seed(9);
+    const auto x0 = torch::randn(shape, torch::kDouble);
+    const double r = 0.3;
+    bounder.relax(x0, r);
+    const auto [lo, hi] = bounder.output_bounds();
+    EXPECT_TRUE((lo <= hi).all().item<bool>());
+    torch::NoGradGuard no_grad;
+    auto dirs = torch::randn(batch_of(400, shape), torch::kDouble);
+    std::vector<int64_t> per_sample(shape.size() + 1, 1);
+    per_sample[0] = -1;
+    dirs = dirs / dirs.flatten(1).norm(2, {1}).view(per_sample);
+    const auto scale = torch::cat({torch::ones({200}, torch::kDouble), torch::rand({200}, torch::kDouble)}).view(per_sample);
+    const auto points = (x0.unsqueeze(0) + r * scale * dirs).to(torch::kFloat);
+    const auto y = encoder->forward(points).to(torch::kDouble);
+    EXPECT_TRUE((y >= lo.unsqueeze(0) - 1e-5).all().item<bool>()) << encoder->kind();
+    EXPECT_TRUE((y <= hi.unsqueeze(0) + 1e-5).all().item<bool>()) << encoder->kind();
+    EXPECT_GT(bounder.refined_neurons(), 0) << encoder->kind() << ": some ReLU was unstable and refined by CROWN";
+  }
 }
 
 // On trained models: a strong PGD audit inside every radius flips nothing, and the radius is never
 // below the guaranteed-Lipschitz one (each class pair takes the better of the two sound bounds).
 // On an MLP CROWN is much tighter than the Lipschitz product; on the small CNN (max pooling) it is
 // not, and the Lipschitz bound carries the radius (docs/certify.md).
+void expect_radii_survive_the_audit(MultiModalNet& net, const MultiModalDataset& test, bool crown_tighter) {
+  const auto lipschitz = certify(net, test, guaranteed_lipschitz(net));
+  const auto crown = certify_crown(net, test, {0.0, 0.1});
+  EXPECT_EQ(crown.bound, "crown");
+  ASSERT_EQ(crown.samples.size(), lipschitz.samples.size());
+  int64_t larger = 0;
+  for (size_t i = 0; i < crown.samples.size(); ++i) {
+    EXPECT_GE(crown.samples[i].radius, lipschitz.samples[i].radius * (1 - 1e-5)) << "sample " << i;
+    for (size_t m = 0; m < crown.modalities.size(); ++m)
+      EXPECT_GE(crown.samples[i].unimodal_radius[m], crown.samples[i].radius * (1 - 1e-9));
+    larger += crown.samples[i].radius > 1.2 * lipschitz.samples[i].radius;
+  }
+  if (crown_tighter) EXPECT_GT(larger, static_cast<int64_t>(crown.samples.size() * 3 / 4));
+  AuditOptions opt;
+  opt.steps = 100;
+  opt.restarts = 5;
+  opt.gradient_check_every = 0;
+  const auto audit = audit_certificate(net, test, crown, opt);
+  EXPECT_GT(audit.attacked, static_cast<int64_t>(crown.samples.size() / 2));
+  EXPECT_EQ(audit.violations, 0);
+}
+
 TEST(Crown, RadiiSurviveTheAuditAndAreNeverBelowTheGuaranteedLipschitzRadii) {
-  auto check = [](MultiModalNet& net, const MultiModalDataset& test, bool crown_tighter) {
-    const auto lipschitz = certify(net, test, guaranteed_lipschitz(net));
-    const auto crown = certify_crown(net, test, {0.0, 0.1});
-    EXPECT_EQ(crown.bound, "crown");
-    ASSERT_EQ(crown.samples.size(), lipschitz.samples.size());
-    int64_t larger = 0;
-    for (size_t i = 0; i < crown.samples.size(); ++i) {
-      EXPECT_GE(crown.samples[i].radius, lipschitz.samples[i].radius * (1 - 1e-5)) << "sample " << i;
-      for (size_t m = 0; m < crown.modalities.size(); ++m)
-        EXPECT_GE(crown.samples[i].unimodal_radius[m], crown.samples[i].radius * (1 - 1e-9));
-      larger += crown.samples[i].radius > 1.2 * lipschitz.samples[i].radius;
-    }
-    if (crown_tighter) EXPECT_GT(larger, static_cast<int64_t>(crown.samples.size() * 3 / 4));
-    AuditOptions opt;
-    opt.steps = 100;
-    opt.gradient_check_every = 0;
-    const auto audit = audit_certificate(net, test, crown, opt);
-    EXPECT_GT(audit.attacked, static_cast<int64_t>(crown.samples.size() / 2));
-    EXPECT_EQ(audit.violations, 0);
-  };
   {
     auto cfg = test::synthetic_config(test::temp_dir("crown_mlp"), 2, 3);
     cfg.set("data.synthetic.samples", "300");
     cfg.set("data.synthetic.test_samples", "20");
     DataSplits data;
     auto net = test::train_synthetic(cfg, &data);
-    check(net, data.test, true);
+    expect_radii_survive_the_audit(net, data.test, true);
   }
   {
-    auto cfg = test::synthetic_config(test::temp_dir("crown_cnn"), 2, 3);
-    cfg.set("model.encoder", "small_cnn");
-    cfg.set("model.embed_dim", "8");
-    cfg.set("train.batch_size", "16");
+    auto cfg = test::small_cnn_config(test::temp_dir("crown_cnn"));
     DataSplits data{test::image_data(96, 3, 1, 0.7), test::image_data(24, 3, 2, 0.7), test::image_data(12, 3, 3, 0.7)};
     auto net = test::train_on(cfg, data);
-    check(net, data.test, false);
+    expect_radii_survive_the_audit(net, data.test, false);
   }
+}
+
+// ResNet-18 (stem width 4) on 16 x 16 images: residual blocks bounded soundly.
+TEST(Crown, RadiiOfAResNetSurviveTheAudit) {
+  auto cfg = test::small_cnn_config(test::temp_dir("crown_resnet"));
+  cfg.set("model.encoder", "resnet18");
+  cfg.set("model.resnet_width", "4");
+  DataSplits data{test::image_data(96, 3, 1, 0.7, 16), test::image_data(24, 3, 2, 0.7, 16),
+                  test::image_data(12, 3, 3, 0.7, 16)};
+  auto net = test::train_on(cfg, data);
+  expect_radii_survive_the_audit(net, data.test, false);
 }
 
 TEST(Crown, EncodersItCannotBoundAreRefusedNamingThem) {

@@ -49,6 +49,30 @@ AttackObjective margin_objective(const at::Tensor& predicted, int64_t classes) {
   };
 }
 
+// A random point of each sample's joint ball of radius `radius` [N] over the attacked modalities:
+// a Gaussian direction scaled to a uniform fraction of the radius.
+std::vector<at::Tensor> random_start(const Batch& batch, const std::vector<size_t>& targets, const at::Tensor& radius,
+                                     int seed) {
+  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
+  const auto& first = batch.inputs[targets.front()];
+  std::vector<at::Tensor> dirs;
+  auto squares = torch::zeros({first.size(0)}, torch::kDouble);
+  for (auto m : targets) {
+    const auto& x = batch.inputs[m];
+    dirs.push_back(at::randn(x.sizes(), gen, torch::kDouble));
+    squares += dirs.back().flatten(1).square().sum(1);
+  }
+  const auto scale = at::rand({first.size(0)}, gen, torch::kDouble) * radius.to(torch::kCPU, torch::kDouble) /
+                     squares.sqrt().clamp_min(1e-300);
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    const auto& x = batch.inputs[targets[i]];
+    std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+    shape[0] = -1;
+    dirs[i] = (dirs[i] * scale.view(shape)).to(x.device(), x.scalar_type());
+  }
+  return dirs;
+}
+
 // The first flipping iterate over-states the needed perturbation by up to one step: bisect on the
 // segment from the previous (unflipped) perturbation `lo` to it (`hi`). Returns the joint norm of the
 // smallest flipping perturbation found, per sample.
@@ -113,12 +137,14 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
     fail("audit: the certificate has {} samples but the data ({}) has {}", cert.samples.size(), data.source,
          data.size());
   if (options.steps < 1) fail("audit: steps must be at least 1, got {}", options.steps);
+  if (options.restarts < 1) fail("audit: restarts must be at least 1, got {}", options.restarts);
   const size_t M = net->num_modalities();
   AuditResult result;
   result.lipschitz_kind = cert.lipschitz.kind;
   result.modalities = cert.modalities;
   result.budget_scale = options.budget_scale;
   result.steps = options.steps;
+  result.restarts = options.restarts;
   result.max_tau_ratio.assign(M, 0.0);
   result.max_pairwise_ratio.assign(M, 0.0);
   const auto targets = audit_targets(cert, options, result);
@@ -183,7 +209,11 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
       previous = deltas;
       return at::Tensor();
     };
-    gradient_attack(net, batch, modalities, margin_objective(predicted, net->num_classes()), attack, tally);
+    for (int restart = 0; restart < options.restarts; ++restart) {
+      previous.clear();
+      if (restart > 0) attack.start = random_start(batch, modalities, radius * options.budget_scale, restart);
+      gradient_attack(net, batch, modalities, margin_objective(predicted, net->num_classes()), attack, tally);
+    }
   }
   result.violation_share =
       result.attacked ? static_cast<double>(result.violations) / static_cast<double>(result.attacked) : 0.0;
@@ -197,6 +227,7 @@ nlohmann::json audit_json(const AuditResult& a) {
   j["lipschitz_kind"] = a.lipschitz_kind;
   j["budget_scale"] = a.budget_scale;
   j["steps"] = a.steps;
+  j["restarts"] = a.restarts;
   j["attacked"] = a.attacked;
   j["skipped_zero_radius"] = a.skipped_zero;
   j["skipped_infinite_radius"] = a.skipped_infinite;
@@ -217,10 +248,10 @@ nlohmann::json audit_json(const AuditResult& a) {
 
 std::string audit_report(const AuditResult& a) {
   std::string out = fmt::format(
-      "audit ({} Lipschitz): l2-PGD, {} steps, budget {} x radius, not clamped to the data range\n"
+      "audit ({} Lipschitz): l2-PGD, {} steps x {} start(s), budget {} x radius, not clamped to the data range\n"
       "  attacked {} samples (skipped {} with radius 0, {} with infinite radius); flipped {}; violations {} "
       "({:.2f}%)\n",
-      a.lipschitz_kind, a.steps, format_number(a.budget_scale), a.attacked, a.skipped_zero, a.skipped_infinite,
+      a.lipschitz_kind, a.steps, a.restarts, format_number(a.budget_scale), a.attacked, a.skipped_zero, a.skipped_infinite,
       a.flipped, a.violations, 100.0 * a.violation_share);
   if (a.flipped > 0)
     out += fmt::format("  smallest flipping perturbation / certified radius: {}{}\n", format_number(a.min_flip_ratio),

@@ -17,6 +17,9 @@ namespace crmt {
 // budget is budget_scale * radius and the step step_fraction * radius.
 struct AuditOptions {
   int steps = 20;
+  // Attacks per sample: the first from the clean input, each further one from a random point of
+  // the ball (a fixed seed per restart, so that audits repeat).
+  int restarts = 1;
   double step_fraction = 0.25;
   double budget_scale = 1.0 - 1e-3;  // < 1: any flip is a violation of the certificate
   int64_t batch_size = 128;
@@ -34,6 +37,7 @@ struct AuditResult {
   std::vector<std::string> modalities;
   double budget_scale = 0;
   int steps = 0;
+  int restarts = 0;
   int64_t attacked = 0;         // samples with 0 < radius < inf
   int64_t skipped_zero = 0;     // radius 0 (ties)
   int64_t skipped_infinite = 0; // radius inf (nothing can move the margin)

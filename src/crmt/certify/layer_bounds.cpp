@@ -10,6 +10,7 @@
 #include "crmt/certify/lipschitz.h"
 #include "crmt/core/error.h"
 #include "crmt/models/batch_norm.h"
+#include "crmt/models/encoder.h"
 
 namespace crmt {
 
@@ -150,6 +151,12 @@ std::vector<std::string> supported_layer_names() {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());  // torch's and crmt's BatchNorm2d
   return names;
+}
+
+std::shared_ptr<torch::nn::SequentialImpl> encoder_body(EncoderImpl& encoder) {
+  for (const auto& child : encoder.named_children())
+    if (child.key() == "body") return std::dynamic_pointer_cast<torch::nn::SequentialImpl>(child.value());
+  return nullptr;
 }
 
 std::string layer_type_name(const torch::nn::Module& layer) {

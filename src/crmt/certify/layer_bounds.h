@@ -8,9 +8,12 @@
 
 namespace torch::nn {
 class Module;
+class SequentialImpl;
 }
 
 namespace crmt {
+
+class EncoderImpl;
 
 // Guaranteed Lipschitz bounds, one entry per layer type (auto_LiRPA's bound_op_map style): an
 // encoder that is a chain of layers is bounded by the product of its layers' entries. A layer whose
@@ -58,5 +61,8 @@ void register_layer_bound(LayerBound bound) {
 std::vector<std::string> supported_layer_names();
 // A short name of a module's type for messages: "torch::nn::Conv2dImpl" -> "Conv2d".
 std::string layer_type_name(const torch::nn::Module& layer);
+
+// The Sequential body of an encoder whose forward is that body (MlpImpl, SmallCnnImpl), or null.
+std::shared_ptr<torch::nn::SequentialImpl> encoder_body(EncoderImpl& encoder);
 
 }  // namespace crmt

@@ -34,13 +34,6 @@ at::Tensor dense_group_weight(const at::Tensor& weight, int64_t groups) {
   return dense;
 }
 
-// The Sequential body of an encoder (MlpImpl, SmallCnnImpl), or null.
-std::shared_ptr<nn::SequentialImpl> encoder_body(EncoderImpl& encoder) {
-  for (const auto& child : encoder.named_children())
-    if (child.key() == "body") return std::dynamic_pointer_cast<nn::SequentialImpl>(child.value());
-  return nullptr;
-}
-
 // The leaf layers of `module` (Sequential children expanded), with their dotted paths.
 void collect_layers(torch::nn::Module& module, const std::string& prefix,
                     std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>& out) {

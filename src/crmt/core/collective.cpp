@@ -22,6 +22,12 @@ double Collective::sum(double x) {
   return sum(at::full({1}, x, at::kDouble)).item<double>();
 }
 
+void Collective::sum(std::vector<double>& values) {
+  if (!distributed() || values.empty()) return;
+  const auto sums = sum(at::tensor(at::ArrayRef<double>(values), at::kDouble));
+  values.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
+}
+
 Collective& collective() { return *installed(); }
 
 void set_collective(std::shared_ptr<Collective> group) {

@@ -30,6 +30,8 @@ class Collective {
   // One-tensor and scalar conveniences over all_reduce_sum.
   at::Tensor sum(const at::Tensor& t);
   double sum(double x);
+  // In place: every value becomes its sum over all ranks.
+  void sum(std::vector<double>& values);
 };
 
 // The process's group: the world of one until a distributed run installs its own.

@@ -81,10 +81,7 @@ StepResult OgmGe::loss(MultiModalNet& net, const Batch& batch) {
     auto logits = modality_logits(net, r.output);
     scores_.clear();
     for (auto& l : logits) scores_.push_back(true_class_score(l, batch.labels));
-    if (collective().distributed()) {  // the global batch's scores
-      auto sums = collective().sum(torch::tensor(scores_, torch::kDouble));
-      scores_.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
-    }
+    collective().sum(scores_);  // the global batch's scores
   }
   coefficients_.assign(scores_.size(), 1.0);
   for (size_t m = 0; m < scores_.size() && scores_.size() > 1; ++m) {

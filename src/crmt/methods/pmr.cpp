@@ -114,10 +114,7 @@ StepResult Pmr::loss(MultiModalNet& net, const Batch& batch) {
     proto_logits.push_back(prototype_logits(r.output.embeddings[m], prototypes_[m]));
     scores_.push_back(true_class_score(proto_logits.back(), batch.labels));
   }
-  if (collective().distributed()) {  // which modality leads is decided on the global batch
-    auto sums = collective().sum(torch::tensor(scores_, torch::kDouble));
-    scores_.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
-  }
+  collective().sum(scores_);  // which modality leads is decided on the global batch
   const double best = *std::max_element(scores_.begin(), scores_.end());
   const size_t dominant = std::max_element(scores_.begin(), scores_.end()) - scores_.begin();
   coefficients_.assign(m_count, 0.0);

@@ -11,6 +11,7 @@
 #include "crmt/core/precision.h"
 #include "crmt/core/progress.h"
 #include "crmt/data/loader.h"
+#include "crmt/data/rank_share.h"
 #include "crmt/models/eval_mode_guard.h"
 #include "crmt/train/batch_norm_recalibration.h"
 #include "crmt/train/checkpoint.h"
@@ -70,8 +71,7 @@ double accuracy(MultiModalNet& net, const MultiModalDataset& data, int64_t batch
   options.batch_size = batch_size;
   options.workers = workers;
   auto& group = collective();
-  const int64_t n = data.size(), r = group.rank(), w = group.world_size();
-  Loader loader(w > 1 ? data.subset(torch::arange(n * r / w, n * (r + 1) / w, torch::kLong)) : data, options);
+  Loader loader(rank_share(data, group), options);
   // Counted where the logits are: one host synchronisation at the end, not one per batch.
   auto hits = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(data.device));
   while (auto batch = loader.next()) {

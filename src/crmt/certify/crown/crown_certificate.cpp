@@ -30,7 +30,7 @@ CrownCertifier::CrownCertifier(MultiModalNet& net, CrownOptions options, at::Ten
   for (size_t m = 0; m < net->num_modalities(); ++m) {
     const auto& spec = net->specs()[m];
     try {
-      bounders_.emplace_back(bound_chain(net->encoder(m), spec.shape), options_.chunk, options_.intermediate == "crown");
+      bounders_.emplace_back(bound_graph(net->encoder(m), spec.shape), options_.chunk, options_.intermediate == "crown");
     } catch (const Error& e) {
       fail("modality '{}': {}", spec.name, e.what());
     }
@@ -69,9 +69,11 @@ double CrownCertifier::bound_at(const Sample& s, int modality, double R, int64_t
       if (modality < 0 || static_cast<int>(m) == modality) eta_norm += s.eta_rows[m].square();
     eta_norm = eta_norm.sqrt();
   }
-  double r = R;
+  double r = kInf;
   for (int64_t j = 0; j < total.size(0); ++j) {
-    double rj = std::min(R, bound_ratio(total[j].item<double>(), norm[j].item<double>()));
+    double rj = bound_ratio(total[j].item<double>(), norm[j].item<double>());
+    // Each pair's sound radius is the better of CROWN's (valid up to R) and the global Lipschitz one
+    // (valid everywhere); the caller caps the minimum with R.
     if (eta_norm.defined()) rj = std::max(rj, bound_ratio(s.margin[j].item<double>(), eta_norm[j].item<double>()));
     if (rj < r) {
       r = rj;
@@ -82,30 +84,29 @@ double CrownCertifier::bound_at(const Sample& s, int modality, double R, int64_t
 }
 
 double CrownCertifier::search(const Sample& s, int modality, double start, int64_t* nearest, int* evaluations) {
-  double best = 0, lo = 0, hi = kInf, R = start;
-  bool first = true;
-  auto evaluate = [&](double radius) {
+  // rho(R), the radius the relaxations on the ball of radius R support, shrinks as R grows (looser
+  // relaxations); every evaluation certifies min(R, rho(R)), best at the fixed point rho(R) = R.
+  // Jump to rho while certified (exact at once for linear encoders), otherwise try the geometric
+  // mean of R and rho inside the bracket (best, hi).
+  double best = 0, hi = kInf, R = start;
+  for (int k = 0; k < options_.max_evaluations; ++k) {
     ++*evaluations;
     int64_t limiting = 0;
-    const double r = bound_at(s, modality, radius, &limiting);
-    if (r > best || first) {
-      best = std::max(best, r);
+    const double rho = bound_at(s, modality, R, &limiting);
+    if (std::min(R, rho) > best || k == 0) {
+      best = std::max(best, std::min(R, rho));
       if (nearest) *nearest = limiting;
     }
-    first = false;
-    return r >= radius;
-  };
-  for (int k = 0; k <= options_.max_doublings; ++k, R *= 2) {
-    if (!evaluate(R)) {
-      hi = R;
-      break;
+    double next;
+    if (rho >= R) {
+      next = std::isfinite(rho) ? rho : 4 * R;
+    } else {
+      hi = std::min(hi, R);
+      next = rho > 0 ? std::sqrt(R * rho) : R / 4;
     }
-    lo = R;
-  }
-  if (!std::isfinite(hi)) return best;  // certified at the largest ball tried
-  while (hi - lo > options_.tolerance * hi) {
-    const double mid = (lo + hi) / 2;
-    (evaluate(mid) ? lo : hi) = mid;
+    if (std::isfinite(hi) && (next >= hi || next <= best)) next = best > 0 ? std::sqrt(best * hi) : hi / 4;
+    if ((std::isfinite(hi) && hi - best <= options_.tolerance * hi) || std::abs(next - R) <= 1e-9 * R) break;
+    R = next;
   }
   return best;
 }

@@ -10,9 +10,9 @@
 namespace crmt {
 
 struct CrownOptions {
-  double initial_radius = 0.0625;  // first ball tried; doubled while certified
-  int max_doublings = 12;
-  double tolerance = 0.05;         // bisection stops when (hi - lo) <= tolerance * hi
+  double initial_radius = 0.0625;  // smallest first ball tried (else the guaranteed-Lipschitz radius)
+  int max_evaluations = 16;        // balls tried per radius
+  double tolerance = 0.05;         // the search stops when (hi - certified) <= tolerance * hi
   int64_t chunk = 1024;            // neurons refined per backward pass (memory)
   bool progress = false;           // a progress bar over samples on stderr
   // Pre-activation bounds after the first layer: "crown" (refined by bound propagation: tighter,
@@ -25,8 +25,8 @@ struct CrownOptions {
 // h_p - h_j. Under the joint budget ||(x(1) - x0(1), ..., x(M) - x0(M))|| <= r the margin is at
 // least sum_m (A(m) x0(m) + d(m)) + b_p - b_j - r ||[A(1), ..., A(M)]||, so the sample is certified
 // at r <= R when that stays positive for every j; under a budget on modality m alone (Proposition
-// 3.4) the other modalities contribute their exact clean values. R is doubled while certified, then
-// bisected; every evaluation gives a sound radius min(R, bound) and the largest is kept.
+// 3.4) the other modalities contribute their exact clean values. Every evaluation at R gives a
+// sound radius min(R, bound); the search (search()) keeps the largest.
 struct CrownRadius {
   double joint = 0;
   std::vector<double> unimodal;  // per modality
@@ -37,7 +37,7 @@ struct CrownRadius {
 class CrownCertifier {
  public:
   // Throws crmt::Error naming what it cannot bound: a joint encoder, an embedding filter, or an
-  // encoder's layers (bound_chain). `lipschitz_eta` (optional, float64 [M, K, K]): guaranteed
+  // encoder's layers (bound_graph). `lipschitz_eta` (optional, float64 [M, K, K]): guaranteed
   // vulnerability indicators; when given, each class pair's bound is the better of CROWN's and the
   // global Lipschitz one (both sound), so the radius is never below the guaranteed-Lipschitz radius.
   CrownCertifier(MultiModalNet& net, CrownOptions options = {}, at::Tensor lipschitz_eta = {});
@@ -46,10 +46,10 @@ class CrownCertifier {
 
  private:
   struct Sample;  // one sample's inputs, specs and clean contributions
-  // The sound radius (<= R) the relaxations on the ball of radius R give, for the joint budget
-  // (modality < 0) or for modality `modality` alone; `nearest` gets the limiting row.
+  // The radius the relaxations on the ball of radius R support (sound up to min(R, it)), for the
+  // joint budget (modality < 0) or for modality `modality` alone; `nearest` gets the limiting row.
   double bound_at(const Sample& s, int modality, double R, int64_t* nearest);
-  // Doubling, then bisection, over R; the largest sound radius of all evaluations.
+  // The largest sound radius over a sequence of balls R (a fixed-point search on bound_at).
   double search(const Sample& s, int modality, double start, int64_t* nearest, int* evaluations);
 
   MultiModalNet net_;
