@@ -24,7 +24,8 @@ TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
   ASSERT_EQ(train.exit_code, 0) << train.output;
   const auto ckpt = (dir / "best.pt").string();
 
-  auto js = test::run_cli("certify --checkpoint " + ckpt + " --samples 50 --radii 0,0.2,0.5 --audit --json --threads 1");
+  auto js = test::run_cli("certify --checkpoint " + ckpt +
+                          " --samples 50 --radii 0,0.2,0.5 --audit --audit-steps 7 --audit-restarts 2 --json --threads 1");
   ASSERT_EQ(js.exit_code, 0) << js.output;
   auto j = parse_json_output(js.output);
   const auto& c = j["certificate"];
@@ -35,6 +36,8 @@ TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
   EXPECT_DOUBLE_EQ(c["certified_accuracy"][0].get<double>(), c["clean_accuracy"].get<double>());
   EXPECT_TRUE(c.contains("preferred_modality"));
   EXPECT_TRUE(j["audit"].contains("violations"));
+  EXPECT_EQ(j["audit"]["steps"], 7);
+  EXPECT_EQ(j["audit"]["restarts"], 2);
 
   const auto csv = (dir / "certs.csv").string();
   auto text = test::run_cli("certify --checkpoint " + ckpt + " --lipschitz guaranteed --per-sample " + csv +
