@@ -32,14 +32,7 @@ void add_certify_command(CLI::App& app) {
   cmd->add_option("--lipschitz", opt->lipschitz,
                   "empirical (largest observed gradient, as the paper's code) | guaranteed (upper bound)")
       ->capture_default_str();
-  cmd->add_option("--bound", opt->bound,
-                  "how radii are bounded: lipschitz-empirical (an estimate, as the paper) | lipschitz-guaranteed "
-                  "(sound, global) | crown (sound, bound propagation around each sample; docs/certify.md); "
-                  "overrides --lipschitz");
-  cmd->add_option("--intermediate", opt->intermediate,
-                  "--bound crown: pre-activation bounds refined by bound propagation (crown, tight, slow on CNNs) "
-                  "or by intervals (interval, fast)")
-      ->capture_default_str();
+  add_bound_options(*cmd, opt->bound, opt->intermediate);
   cmd->add_option("--samples", opt->samples,
                   "training samples for the empirical Lipschitz estimate (default: config crmt.lipschitz_samples)");
   cmd->add_option("--radii", opt->radii, "comma-separated l2 radii for certified accuracy")->capture_default_str();
@@ -59,13 +52,7 @@ void add_certify_command(CLI::App& app) {
   add_device_option(*cmd, opt->device);
   cmd->callback([opt] {
     configure_threads(opt->threads);
-    const bool crown = opt->bound == "crown";
-    if (!opt->bound.empty() && !crown) {
-      const std::string prefix = "lipschitz-";
-      if (opt->bound.rfind(prefix, 0) != 0)
-        fail("--bound: unknown bound '{}' (lipschitz-empirical, lipschitz-guaranteed or crown)", opt->bound);
-      opt->lipschitz = opt->bound.substr(prefix.size());
-    }
+    const bool crown = resolve_bound_option(opt->bound, opt->lipschitz);
     check_lipschitz_kind(opt->lipschitz);
     const auto radii = parse_nonnegative_list(opt->radii, "--radii", /*allow_infinity=*/true);
     apply_device_option(opt->device, opt->overrides);

@@ -21,6 +21,13 @@ void add_report_command(CLI::App& app);
 std::vector<double> parse_nonnegative_list(const std::string& text, const std::string& option,
                                            bool allow_infinity = false);
 
+// --bound lipschitz-empirical|lipschitz-guaranteed|crown and --intermediate crown|interval,
+// shared by certify and report. resolve_bound_option: true for crown; for a Lipschitz bound sets
+// `lipschitz` to its kind; throws crmt::Error naming the option on anything else. "" keeps
+// `lipschitz` as the older --lipschitz gave it.
+void add_bound_options(CLI::App& command, std::string& bound, std::string& intermediate);
+bool resolve_bound_option(const std::string& bound, std::string& lipschitz);
+
 // The arguments crmt was started with (argv), for commands that start copies of themselves.
 std::vector<std::string>& command_line();
 

@@ -10,7 +10,7 @@ void add_report_command(CLI::App& app) {
       "report", "the paper's tables (1, 2, 7) and figures (1/4, 3/8, 6, 7) for trained runs, as one folder with index.html");
   struct Options {
     std::vector<std::string> runs;
-    std::string eps_list = "0,0.25,0.5,1,1.5", radii;
+    std::string eps_list = "0,0.25,0.5,1,1.5", radii, bound;
     ReportOptions report;
     int threads = 0;
     bool quiet = false;
@@ -39,6 +39,7 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--tsne-iterations", r.tsne_iterations, "t-SNE gradient steps")->capture_default_str();
   cmd->add_option("--perplexity", r.tsne_perplexity, "t-SNE perplexity")->capture_default_str();
   cmd->add_option("--lipschitz", r.lipschitz, "empirical | guaranteed (for eta and the radii)")->capture_default_str();
+  add_bound_options(*cmd, opt->bound, r.intermediate);
   cmd->add_option("--lipschitz-samples", r.lipschitz_samples,
                   "training samples for the empirical Lipschitz estimate (default: crmt.lipschitz_samples)");
   cmd->add_option("--set", r.overrides, "section.key=value applied to every run's stored config");
@@ -51,6 +52,7 @@ void add_report_command(CLI::App& app) {
     configure_threads(opt->threads);
     auto& o = opt->report;
     apply_device_option(opt->device, o.overrides);
+    o.crown = resolve_bound_option(opt->bound, o.lipschitz);
     o.eps_list = parse_nonnegative_list(opt->eps_list, "--eps-list");
     if (!opt->radii.empty()) o.radii = parse_nonnegative_list(opt->radii, "--radii");
     if (!(o.tsne_perplexity >= 1)) fail("--perplexity must be at least 1, got {}", o.tsne_perplexity);

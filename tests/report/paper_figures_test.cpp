@@ -136,6 +136,11 @@ TEST(PaperFigures, EtaMapsAndSafeSharesComeFromTheCertificate) {
   EXPECT_EQ(series[1].y, (std::vector<double>{0.5, 0.5}));
   EXPECT_TRUE(series[2].dashed);
   EXPECT_EQ(series[2].y, (std::vector<double>{0.5, 0.0}));
+  // The title says how the radii were bounded.
+  EXPECT_NE(line(safe[0]).title.find("radii by lipschitz-"), std::string::npos) << line(safe[0]).title;
+  r.certificate->bound = "crown";
+  const auto crown = safe_share_curves(r);
+  EXPECT_NE(line(crown[0]).title.find("radii by crown"), std::string::npos) << line(crown[0]).title;
 }
 
 TEST(PaperFigures, SafeShareRadiiFollowTheCorrectSamples) {

@@ -148,6 +148,21 @@ TEST(Report, WithoutGnuplotWritesTablesAndWarns) {
   EXPECT_TRUE(fs::exists(out / "req" / "index.html"));
 }
 
+// Figures 6/8c from sound radii: --bound crown certifies by bound propagation and the figure says so.
+TEST(Report, SafeSharesByBoundPropagation) {
+  const auto out = test::temp_dir("crown");
+  setenv("CRMT_GNUPLOT", "/nonexistent/gnuplot", 1);
+  auto r = test::run_cli("report --run JT=" + checkpoint() + " --out " + out.string() + fast(0) +
+                         " --bound crown --intermediate interval");
+  auto bad = test::run_cli("report --run JT=" + checkpoint() + " --out " + out.string() + fast(0) + " --bound box");
+  unsetenv("CRMT_GNUPLOT");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto script = slurp(out / "figures" / "JT_safe_share.gp");
+  EXPECT_NE(script.find("radii by crown"), std::string::npos) << script;
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("--bound"), std::string::npos) << bad.output;
+}
+
 TEST(Report, RejectsBadRuns) {
   const auto out = test::temp_dir("bad");
   auto no_eq = test::run_cli("report --run JT --out " + out.string());

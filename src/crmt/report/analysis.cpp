@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "crmt/certify/crown/crown_certificate.h"
 #include "crmt/certify/lipschitz.h"
 #include "crmt/core/error.h"
 #include "crmt/report/paper_figures.h"
@@ -87,13 +88,21 @@ void evaluate_table_cases(RunAnalysis& r, MultiModalNet& net, const MultiModalDa
 // certificate does not support leaves the reason instead, so the rest of the report still comes.
 void certify_run(RunAnalysis& r, Experiment& e, const MultiModalDataset& test, const ReportOptions& o,
                  int64_t batch_size) {
-  report_progress(o, fmt::format("{}: {} Lipschitz constants and certificates", r.name, o.lipschitz));
+  report_progress(o, o.crown ? fmt::format("{}: certificates by bound propagation", r.name)
+                             : fmt::format("{}: {} Lipschitz constants and certificates", r.name, o.lipschitz));
   try {
     e.net->require_late_fusion("a certified radius");  // before the Lipschitz estimate it would waste
-    const int64_t lip_samples =
-        o.lipschitz_samples >= 0 ? o.lipschitz_samples : e.config.integer("crmt.lipschitz_samples");
-    auto lipschitz = estimate_lipschitz(e.net, e.data.train, o.lipschitz, lip_samples);
-    Certificate cert = certify(e.net, test, lipschitz, {0.0}, batch_size);
+    Certificate cert;
+    if (o.crown) {
+      CrownOptions crown;
+      crown.intermediate = o.intermediate;
+      crown.progress = o.show_progress;
+      cert = certify_crown(e.net, test, {0.0}, crown);
+    } else {
+      const int64_t lip_samples =
+          o.lipschitz_samples >= 0 ? o.lipschitz_samples : e.config.integer("crmt.lipschitz_samples");
+      cert = certify(e.net, test, estimate_lipschitz(e.net, e.data.train, o.lipschitz, lip_samples), {0.0}, batch_size);
+    }
     summarize(cert, safe_share_radii(cert, o.radii));
     r.certificate = std::move(cert);
   } catch (const Error& err) {

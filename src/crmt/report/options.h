@@ -24,6 +24,8 @@ struct ReportOptions {
   int64_t tsne_iterations = 1000;
   double tsne_perplexity = 30;
   std::string lipschitz = "empirical";           // empirical | guaranteed
+  bool crown = false;                            // radii by bound propagation (eta stays guaranteed)
+  std::string intermediate = "crown";            // crown: its pre-activation bounds (crown | interval)
   int64_t lipschitz_samples = -1;                // -1 = the run's crmt.lipschitz_samples
   std::vector<std::string> overrides;            // section.key=value applied to every run's config
   bool require_figures = false;                  // a missing gnuplot or a failed figure is an error

@@ -266,7 +266,7 @@ std::vector<PaperFigure> safe_share_curves(const RunAnalysis& run) {
   if (!run.certificate) return {};
   const auto& c = *run.certificate;
   LinePlot p;
-  p.title = fmt::format("Samples safe against uni-modal perturbations (run {})", run.name);
+  p.title = fmt::format("Samples safe against uni-modal perturbations (run {}, radii by {})", run.name, bound_name(c));
   p.xlabel = "perturbation radius r (l2, one modality)";
   p.ylabel = "share of test samples";
   p.ymin = 0, p.ymax = 1;
