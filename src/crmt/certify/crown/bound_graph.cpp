@@ -196,9 +196,13 @@ BoundLayer maxpool2d_layer(nn::MaxPool2dImpl& pool) {
   return maxpool_layer(square(o.kernel_size(), "kernel"), square(o.stride(), "stride"), square(o.padding(), "padding"));
 }
 
+}  // namespace
+
 at::Tensor max_pool(const at::Tensor& x, const BoundLayer& pool) {
   return on_images(x, [&](const at::Tensor& v) { return at::max_pool2d(v, pool.kernel, pool.stride, pool.padding); });
 }
+
+namespace {
 
 // The entry for one layer, or nullopt for layers that are the identity in evaluation mode.
 // Throws std::invalid_argument for a layer type without an entry.

@@ -52,6 +52,9 @@ inline std::vector<int64_t> batch_of(int64_t n, const std::vector<int64_t>& shap
 // bound (type and position) and the encoders that are neither (transformers).
 std::vector<BoundLayer> bound_graph(EncoderImpl& encoder, const std::vector<int64_t>& input_shape);
 
+// A MaxPool2d node applied to a batch [N, *in_shape] (the leading dimensions folded as images).
+at::Tensor max_pool(const at::Tensor& x, const BoundLayer& pool);
+
 // The value of node `node` (default: the output) for a batch x [N, *input_shape] (float64), the
 // graph evaluated node by node (it computes what the encoder does).
 at::Tensor evaluate(const std::vector<BoundLayer>& graph, const at::Tensor& x, int64_t node = -1);

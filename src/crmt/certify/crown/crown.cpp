@@ -24,11 +24,6 @@ at::Tensor windows(const at::Tensor& v, const BoundLayer& pool) {
   return cols.view({images.size(0), pool.kernel * pool.kernel, -1});
 }
 
-at::Tensor max_pool(const at::Tensor& v, const BoundLayer& pool) {
-  const auto images = v.reshape({-1, v.size(-2), v.size(-1)});
-  return at::max_pool2d(images, pool.kernel, pool.stride, pool.padding).reshape(pool.out_shape);
-}
-
 // Where coefficients on a node's output go: summed into the pending coefficients of its input.
 void accumulate(at::Tensor& slot, const at::Tensor& a) { slot = slot.defined() ? slot + a : a; }
 
@@ -200,7 +195,7 @@ void CrownBounder::relax(const at::Tensor& x0, double radius) {
     if (layer.kind == Kind::Relu)
       out[i] = {lo.clamp_min(0), hi.clamp_min(0)};
     else
-      out[i] = {max_pool(lo, layer), max_pool(hi, layer)};
+      out[i] = {max_pool(lo.unsqueeze(0), layer).squeeze(0), max_pool(hi.unsqueeze(0), layer).squeeze(0)};
   }
 }
 
