@@ -18,10 +18,12 @@
 #include "crmt/certify/crown/bound_graph.h"
 #include "crmt/certify/crown/crown.h"
 #include "crmt/core/error.h"
+#include "crmt/core/runtime.h"
 #include "crmt/models/resnet.h"
 
 int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
+  crmt::configure_allocator();
   CLI::App app{"time bound propagation through a ResNet at one input shape"};
   std::vector<int64_t> shape{1, 32, 32};
   std::string intermediate = "interval";

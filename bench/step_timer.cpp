@@ -17,6 +17,7 @@
 #include "crmt/core/config.h"
 #include "crmt/core/device.h"
 #include "crmt/core/precision.h"
+#include "crmt/core/runtime.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/train/method_registry.h"
 #include "crmt/train/trainer.h"
@@ -73,6 +74,7 @@ double median_ms(int warmup, int iters, const c10::Device& device, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  crmt::configure_allocator();
   CLI::App app{"crmt step timer: training steps, PGD and Lipschitz estimate at Kinetics-Sounds shapes"};
   std::string device_name = "auto", json_path, precisions = "fp32,bf16,fp16", workloads = "jt_step,crmt_step,pgd,lipschitz";
   int64_t batch_size = 64, pgd_batch = 64, lipschitz_batch = 8;

@@ -19,7 +19,7 @@ int& exit_code() {
 }
 
 void add_threads_option(CLI::App& command, int& threads) {
-  command.add_option("--threads", threads, "intra-op threads; 0 = all cores (libtorch's own default is 1)")
+  command.add_option("--threads", threads, "intra-op threads; 0 = OMP_NUM_THREADS if set, else all cores")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
 }
@@ -35,6 +35,7 @@ void apply_device_option(const std::string& device, std::vector<std::string>& ov
 }  // namespace crmt::cli
 
 int main(int argc, char** argv) {
+  crmt::configure_allocator();
   crmt::cli::command_line().assign(argv, argv + argc);
   CLI::App app{"crmt: certifiable robustness for multi-modal models (CRMT, ICLR 2024)"};
   app.require_subcommand(1);

@@ -72,8 +72,9 @@ void add_train_command(CLI::App& app) {
            fmt::join(known_methods(), ", "));
     int requested = config.integer("threads") > 0 && opt->threads == 0 ? static_cast<int>(config.integer("threads"))
                                                                         : opt->threads;
-    // "All cores" for each of several ranks on one machine would oversubscribe it: share them.
-    if (requested == 0 && launch.distributed())
+    // "All cores" for each of several ranks on one machine would oversubscribe it: share them
+    // (unless OMP_NUM_THREADS, which torchrun sets, already says how many).
+    if (requested == 0 && launch.distributed() && !std::getenv("OMP_NUM_THREADS"))
       if (const char* local = std::getenv("LOCAL_WORLD_SIZE"); local && std::atoi(local) > 1)
         requested = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::atoi(local));
     const int threads = configure_threads(requested);

@@ -108,6 +108,7 @@ TEST(LipschitzConv, PowerIterationMatchesExplicitConvMatrix) {
       {3, 4, 3, 1, {3, 7, 6}, {2, 2}, {0, 0}, {1, 1}},  // strided, unpadded, odd leftover
       {4, 6, 3, 2, {4, 6, 6}, {1, 2}, {2, 1}, {2, 1}},  // groups, dilation, mixed stride
       {1, 2, 2, 1, {1, 4, 4}, {2, 2}, {0, 0}, {1, 1}},
+      {5, 2, 3, 1, {5, 4, 7}, {1, 1}, {1, 1}, {1, 1}},  // more inputs than outputs, odd width
   };
   torch::manual_seed(0);
   for (const auto& c : cases) {
@@ -117,8 +118,28 @@ TEST(LipschitzConv, PowerIterationMatchesExplicitConvMatrix) {
     const double power = conv2d_operator_norm(w, c.chw, c.stride, c.padding, c.dilation, c.groups);
     EXPECT_LT(rel_diff(power, exact), 1e-3) << "power " << power << " exact " << exact;
     EXPECT_LE(power, exact * (1 + 1e-9));
+    // Asked to stop at 90% of the norm, it stops there: reached, and not beyond the converged value.
+    const double early = conv2d_operator_norm(w, c.chw, c.stride, c.padding, c.dilation, c.groups, 2000, 1e-10, 0,
+                                              0.9 * exact);
+    EXPECT_GE(early, 0.9 * exact);
+    EXPECT_LE(early, power * (1 + 1e-12));
     const double upper = conv2d_norm_upper_bound(w, c.chw, c.padding, c.dilation, c.groups);
     EXPECT_GE(upper, exact * (1 - 1e-9)) << "FFT bound " << upper << " below exact " << exact;
+    // The half spectrum and the Gram eigenvalues give the largest singular value of the whole
+    // circular spectrum, computed here directly.
+    const int64_t n1 = c.chw[1] + 2 * c.padding[0] + c.dilation[0] * (c.k - 1) + 1;
+    const int64_t n2 = c.chw[2] + 2 * c.padding[1] + c.dilation[1] * (c.k - 1) + 1;
+    auto dense_w = torch::zeros({c.cout, c.cin, c.k, c.k}, torch::kDouble);
+    const int64_t per_group = c.cout / c.groups, in_group = c.cin / c.groups;
+    for (int64_t g = 0; g < c.groups; ++g)
+      dense_w.narrow(0, g * per_group, per_group).narrow(1, g * in_group, in_group).copy_(w.narrow(0, g * per_group, per_group));
+    auto k = torch::zeros({c.cout, c.cin, n1, n2}, torch::kDouble);
+    for (int64_t i = 0; i < c.k; ++i)
+      for (int64_t j = 0; j < c.k; ++j)
+        k.select(2, i * c.dilation[0]).select(2, j * c.dilation[1]).copy_(dense_w.select(2, i).select(2, j));
+    const double circular =
+        at::linalg_svdvals(torch::fft::fft2(k).permute({2, 3, 0, 1})).max().item<double>();
+    EXPECT_LT(rel_diff(upper, circular), 1e-9) << "FFT bound " << upper << " whole spectrum " << circular;
   }
 }
 

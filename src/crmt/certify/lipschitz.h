@@ -1,4 +1,5 @@
 #pragma once
+#include <limits>
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -74,12 +75,14 @@ LipschitzEstimate estimate_lipschitz(MultiModalNet& net, const MultiModalDataset
 double spectral_norm(const at::Tensor& matrix);
 // Operator norm of the convolution y = conv2d(x, weight) (no bias; zero padding) as a linear map on
 // inputs of shape [C, H, W], by power iteration with conv2d / conv_transpose2d in float64. Stops
-// when the estimate changes by less than `tol` (relative) or after `max_iterations`. Converges
-// from below.
+// when the estimate changes by less than `tol` (relative), after `max_iterations`, or once it
+// reaches `stop_at` (for a caller that keeps min(bound, estimate), iterating past it is wasted).
+// Converges from below.
 double conv2d_operator_norm(const at::Tensor& weight, const std::vector<int64_t>& input_chw,
                             std::vector<int64_t> stride, std::vector<int64_t> padding,
                             std::vector<int64_t> dilation, int64_t groups, int max_iterations = 2000,
-                            double tol = 1e-10, uint64_t seed = 0);
+                            double tol = 1e-10, uint64_t seed = 0,
+                            double stop_at = std::numeric_limits<double>::infinity());
 // A rigorous upper bound of the same operator norm (stride 1 or more, any padding): the norm of the
 // circular convolution on a grid large enough that zero padding never wraps, i.e. the largest
 // singular value over frequencies of the FFT of the kernel (Sedghi et al. 2019).
