@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 FUZZ_SECONDS ?= 600
 
-.PHONY: deps configure build test test-sanitize test-sanitize-unit demo bench fuzz clean
+.PHONY: deps configure build test test-sanitize test-sanitize-unit demo bench bench-compare fuzz clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -40,6 +40,12 @@ demo: build
 
 bench: build
 	./$(BUILD)/crmt_bench
+
+# crmt against PyTorch (Debian's python3-torch, installed here) on the same work, CPU, 1 and 2
+# threads, alternating runs: prints the table of docs/performance.md. Not a test; about 15 minutes.
+bench-compare: build
+	bash scripts/install-deps.sh --bench
+	python3 bench/compare.py --timer $(BUILD)/crmt_step_timer $(COMPARE_ARGS)
 
 clean:
 	rm -rf $(BUILD)

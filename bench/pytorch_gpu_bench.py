@@ -2,7 +2,9 @@
 """Plain eager PyTorch baseline for crmt's GPU timings: the official CRMT code's work
 (GeWu-Lab/Certifiable-Robust-Multi-modal-Training) on Kinetics-Sounds shapes, as samples/s.
 
-Workloads: jt_step, crmt_step (training steps, fp32/bf16/fp16), pgd and lipschitz (fp32 only).
+Workloads: jt_step, crmt_step, crmt_at_step (training steps, fp32/bf16/fp16), pgd, eval_suite and
+lipschitz (fp32 only). --model small_cnn switches to crmt's small CNN on the embedded data's shapes
+(visual 1x28x28, audio 1x32x32, 10 classes): the CPU comparison of `make bench-compare`.
 Faithful to the official code by default: cudnn.deterministic=True and benchmark=False (its
 utils.setup_seed), the orthogonal head's per-row SVD loop (OWNNorm, --orth-impl), rob_test.py's
 per-frame Python-loop (un)normalisation with torchvision's Normalize (--clamp-impl), one
@@ -12,7 +14,7 @@ loss.item() and one accuracy .item() per training batch. No data loading is time
       [--precisions fp32,bf16,fp16] [--workloads jt_step,crmt_step,pgd,lipschitz] [--small]
       [--json PATH] [--seed 0] [--channels-last] [--cudnn-benchmark] [--no-cudnn-deterministic]
       [--orth-impl official|closed_form] [--clamp-impl official|vectorized] [--data-parallel]
-      [--threads N]
+      [--threads N] [--model resnet18|small_cnn]
 """
 import argparse
 import contextlib
@@ -27,8 +29,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-K, RHO, EPS, PGD_ITERS = 31, 2.0, 0.5, 4
-TRAIN_WORKLOADS = ("jt_step", "crmt_step")
+K, RHO, EPS, PGD_ITERS = 31, 2.0, 0.5, 4  # K: 10 with --model small_cnn (set in main)
+UNIMODAL_EPS = 1.0                          # the paper's budget for attacks on one modality
+AT_EPS, AT_ITERS = 0.1, 5                   # train_CRMT_AT's generate_AT_sample
+VISUAL_RANGE = (-0.8, 2.0)                  # the embedded data's normalized Fashion-MNIST range
+TRAIN_WORKLOADS = ("jt_step", "crmt_step", "crmt_at_step")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -83,6 +88,24 @@ class ResNet18(nn.Module):
         return self.layers(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
 
 
+class SmallCnn(nn.Module):
+    """crmt's small_cnn encoder (src/crmt/models/small_cnn.cpp): three 3x3 conv + BN + ReLU stages
+    of 16, 32 and dim channels, 2x2 max pools between them; pooled by the fusion module."""
+
+    def __init__(self, in_channels, dim):
+        super().__init__()
+        layers, cin = [], in_channels
+        for i, cout in enumerate((16, 32, dim)):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            if i < 2:
+                layers.append(nn.MaxPool2d(2))
+            cin = cout
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
 def own_norm_official(weight, groups):
     """OWNNorm verbatim: one SVD per row (1x1 matrices) -- the official code's real cost."""
     Z = weight.view(groups, weight.shape[0] // groups, -1)
@@ -125,17 +148,26 @@ class OrthHead(nn.Module):
 class MultiModal(nn.Module):
     def __init__(self, orth, args):
         super().__init__()
-        self.visual_net = ResNet18(3, True, args.channels_last)
-        self.audio_net = ResNet18(1, False, args.channels_last)
+        self.clip = args.model == "resnet18"  # visual input: a clip of frames, or one image
+        if self.clip:
+            self.visual_net = ResNet18(3, True, args.channels_last)
+            self.audio_net = ResNet18(1, False, args.channels_last)
+            dim = 512
+        else:
+            dim = 64
+            self.visual_net, self.audio_net = SmallCnn(1, dim), SmallCnn(1, dim)
         self.orth = orth
-        self.fusion = OrthHead([512, 512], K, args.orth_impl) if orth else nn.Linear(1024, K)
+        self.fusion = OrthHead([dim, dim], K, args.orth_impl) if orth else nn.Linear(2 * dim, K)
 
     def forward(self, visual, audio):
         v, a = self.visual_net(visual), self.audio_net(audio)
-        _, C, H, W = v.shape
-        v = v.view(a.shape[0], -1, C, H, W).permute(0, 2, 1, 3, 4)
         a = torch.flatten(F.adaptive_avg_pool2d(a, 1), 1)
-        v = torch.flatten(F.adaptive_avg_pool3d(v, 1), 1)
+        if self.clip:
+            _, C, H, W = v.shape
+            v = v.view(a.shape[0], -1, C, H, W).permute(0, 2, 1, 3, 4)
+            v = torch.flatten(F.adaptive_avg_pool3d(v, 1), 1)
+        else:
+            v = torch.flatten(F.adaptive_avg_pool2d(v, 1), 1)
         x = torch.cat((v, a), dim=1)
         if self.orth:
             (ov, oa), out = self.fusion(x)
@@ -156,6 +188,11 @@ def build_model(orth, args, dev):
 def make_inputs(args, batch, dev):
     g = torch.Generator(device=dev)
     g.manual_seed(args.seed)
+    if args.model == "small_cnn":
+        lo, hi = VISUAL_RANGE
+        visual = lo + (hi - lo) * torch.rand((batch, 1, 28, 28), generator=g, device=dev)
+        audio = torch.randn((batch, 1, 32, 32), generator=g, device=dev)
+        return visual, audio, torch.randint(0, K, (batch,), generator=g, device=dev)
     # Visual: valid [0,1] frames, normalised, so the attack's [0,1] clamp acts as on real data
     pix = torch.rand((batch, 3, 3) + args.frame_hw, generator=g, device=dev)
     mean, std = (torch.tensor(t, device=dev).view(1, 3, 1, 1, 1) for t in (MEAN, STD))
@@ -184,7 +221,25 @@ def make_grad_scaler():
 
 
 # ---- workloads: each returns step(), which does one timed iteration and returns sanity values ----
-def train_step(model, crmt, precision, dev, inputs):
+def at_samples(model, visual, audio, labels):
+    """train.generate_AT_sample: AT_ITERS steps of AT_EPS / 5 along the CE gradient divided per
+    sample by its joint l2 norm, the perturbation clamped to [-2 eps, 2 eps]; the model stays in
+    train mode, as in train_CRMT_AT."""
+    criterion, alpha = nn.CrossEntropyLoss(), AT_EPS / 5
+    data = [visual, audio]
+    adv = [d.clone().detach() for d in data]
+    for _ in range(AT_ITERS):
+        for x in adv:
+            x.requires_grad_(True)
+        _, _, out = model(*adv)
+        grads = torch.autograd.grad(criterion(out, labels), adv)
+        norm = torch.sqrt(sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in grads) + 1e-6)
+        adv = [(x.detach() + alpha * g / norm.view(-1, *([1] * (g.dim() - 1)))) for x, g in zip(adv, grads)]
+        adv = [d + torch.clamp(x - d, -2 * AT_EPS, 2 * AT_EPS) for x, d in zip(adv, data)]
+    return [x.detach() for x in adv]
+
+
+def train_step(model, crmt, precision, dev, inputs, adversarial=False):
     visual, audio, labels = inputs
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
     criterion = nn.CrossEntropyLoss()
@@ -193,9 +248,10 @@ def train_step(model, crmt, precision, dev, inputs):
     model.train()
 
     def step():
+        v, a = at_samples(model, visual, audio, labels) if adversarial else (visual, audio)
         opt.zero_grad()
         with autocast(dev, precision):
-            out_v, out_a, out = model(visual, audio)
+            out_v, out_a, out = model(v, a)
             loss = criterion(out, labels)
             if crmt:  # raw exp, exactly as the official code (overflows for large logits)
                 margin = 0.0
@@ -239,6 +295,10 @@ def clamp_visual_official(x):
     return x
 
 
+def clamp_visual_range(x):  # the embedded data: one normalized channel, clamped to its range
+    return x.detach().clamp(*VISUAL_RANGE)
+
+
 def clamp_visual_vectorized(x):
     mean, std = (torch.tensor(t, device=x.device).view(1, 3, 1, 1, 1) for t in (MEAN, STD))
     return ((x.detach() * std + mean).clamp(0, 1) - mean) / std
@@ -249,7 +309,7 @@ def pgd_step(model, args, dev, inputs):
     visual, audio, labels = inputs
     B, alpha, tiny = labels.shape[0], EPS / 3, 1e-13
     criterion = nn.CrossEntropyLoss()
-    clamp = clamp_visual_official if args.clamp_impl == "official" else clamp_visual_vectorized
+    clamp = visual_clamp(args)
     model.eval()
 
     def l2_attack_one_step(data, step_size):
@@ -286,6 +346,73 @@ def pgd_step(model, args, dev, inputs):
     return step
 
 
+def visual_clamp(args):
+    if args.model == "small_cnn":
+        return clamp_visual_range
+    return clamp_visual_official if args.clamp_impl == "official" else clamp_visual_vectorized
+
+
+def eval_suite_step(model, args, dev, inputs):
+    """rob_test.py's table for one model on one batch: clean; FGM and l2-PGD at EPS on both
+    modalities and at UNIMODAL_EPS on each one alone (per-modality normalized steps); each
+    modality missing (zeroed). Forward passes outside torch.no_grad(), as the official code."""
+    visual, audio, labels = inputs
+    B, tiny = labels.shape[0], 1e-13
+    criterion = nn.CrossEntropyLoss()
+    clamp = visual_clamp(args)
+    model.eval()
+
+    def finish(x):
+        return [clamp(x[0]), x[1]]
+
+    def attack(budgets, iters):
+        """budgets: None = both modalities in one joint ball of EPS; else eps per modality (0: untouched).
+        iters 1 is FGM (one step of the whole budget), more is PGD (steps of a third)."""
+        data = [visual, audio]
+        adv = [d.clone().detach() for d in data]
+        for _ in range(iters):
+            for x in adv:
+                x.requires_grad = True
+            _, _, preds = model(adv[0], adv[1])
+            model.zero_grad()
+            criterion(preds, labels).backward()
+            grads = [x.grad.detach().reshape(B, -1) for x in adv]
+            if budgets is None:
+                step = EPS if iters == 1 else EPS / 3
+                norm = torch.sqrt(sum(torch.norm(g, dim=1) ** 2 for g in grads)).view(B, 1) + tiny
+                moved = [x.detach() + step * (g / norm).view(x.shape) for x, g in zip(adv, grads)]
+                perts = [m - d for m, d in zip(moved, data)]
+                sq = sum(torch.sum(p.view(B, -1) ** 2, dim=1) for p in perts)
+                factor = torch.clamp(EPS / (torch.sqrt(sq) + tiny), max=1.0)
+            else:
+                moved = []
+                for x, g, e in zip(adv, grads, budgets):
+                    step = e if iters == 1 else e / 3
+                    moved.append(x.detach() + step * (g / (torch.norm(g, dim=1, keepdim=True) + tiny)).view(x.shape))
+                perts = [m - d for m, d in zip(moved, data)]
+                sq = sum(torch.sum(p.view(B, -1) ** 2, dim=1) for p in perts)
+                total = sum(e * e for e in budgets) ** 0.5
+                factor = torch.clamp(total / (torch.sqrt(sq) + tiny), max=1.0)
+            adv = finish([d + p * factor.view(B, *([1] * (p.dim() - 1))) for d, p in zip(data, perts)])
+        return adv
+
+    def accuracy(v, a):
+        _, _, preds = model(v, a)
+        return (torch.argmax(preds, 1).detach() == labels).float().mean()
+
+    def step():
+        acc = [accuracy(visual, audio)]
+        for iters in (1, PGD_ITERS):
+            acc.append(accuracy(*attack(None, iters)))
+            for m in range(2):
+                budgets = [UNIMODAL_EPS if i == m else 0.0 for i in range(2)]
+                acc.append(accuracy(*attack(budgets, iters)))
+        acc.append(accuracy(torch.zeros_like(visual), audio))
+        acc.append(accuracy(visual, torch.zeros_like(audio)))
+        return {"suite_accuracy": torch.stack(acc)}
+    return step
+
+
 def lipschitz_step(model, dev, inputs):
     """train.get_lip over one batch: per class, backward of sum_i fused[i, t] to both inputs."""
     visual, audio, labels = inputs
@@ -311,13 +438,15 @@ def lipschitz_step(model, dev, inputs):
 
 # ---- harness ----
 def run_one(workload, precision, args, dev):
-    batch = args.pgd_batch if workload == "pgd" else args.batch
+    batch = args.pgd_batch if workload in ("pgd", "eval_suite") else args.batch
     inputs = make_inputs(args, batch, dev)
-    model = build_model(workload in ("crmt_step", "lipschitz"), args, dev)
+    model = build_model(workload in ("crmt_step", "crmt_at_step", "lipschitz"), args, dev)
     if workload in TRAIN_WORKLOADS:
-        step = train_step(model, workload == "crmt_step", precision, dev, inputs)
+        step = train_step(model, workload != "jt_step", precision, dev, inputs, workload == "crmt_at_step")
     elif workload == "pgd":
         step = pgd_step(model, args, dev, inputs)
+    elif workload == "eval_suite":
+        step = eval_suite_step(model, args, dev, inputs)
     else:
         step = lipschitz_step(model, dev, inputs)
     if dev.type == "cuda":
@@ -378,7 +507,12 @@ def main():
     p.add_argument("--orth-impl", choices=("official", "closed_form"), default="official")
     p.add_argument("--clamp-impl", choices=("official", "vectorized"), default="official")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (1 with --small)")
+    p.add_argument("--model", choices=("resnet18", "small_cnn"), default="resnet18",
+                   help="small_cnn: crmt's small CNN at the embedded data's shapes, 10 classes")
     args = p.parse_args()
+    global K
+    if args.model == "small_cnn":
+        K = 10
 
     args.batch = args.batch or (4 if args.small else 64)
     args.pgd_batch = args.pgd_batch or (4 if args.small else 64)
@@ -391,17 +525,18 @@ def main():
     torch.backends.cudnn.deterministic = not args.no_cudnn_deterministic
     workloads = [w for w in args.workloads.split(",") if w]
     precisions = [q for q in args.precisions.split(",") if q]
-    bad = set(workloads) - set(TRAIN_WORKLOADS + ("pgd", "lipschitz")) | set(precisions) - set(DTYPES)
+    bad = set(workloads) - set(TRAIN_WORKLOADS + ("pgd", "eval_suite", "lipschitz")) | set(precisions) - set(DTYPES)
     if bad:
         p.error("unknown workload/precision: %s" % ", ".join(sorted(bad)))
 
     settings = {k: getattr(args, k) for k in ("channels_last", "cudnn_benchmark", "orth_impl", "clamp_impl",
-                                              "data_parallel", "seed", "warmup", "iters", "small", "pgd_batch")}
+                                              "data_parallel", "seed", "warmup", "iters", "small", "pgd_batch", "model")}
     settings.update({"cudnn_deterministic": torch.backends.cudnn.deterministic,
                      "cudnn_allow_tf32": _read(lambda: torch.backends.cudnn.allow_tf32),
                      "matmul_allow_tf32": _read(lambda: torch.backends.cuda.matmul.allow_tf32),
                      "float32_matmul_precision": _read(torch.get_float32_matmul_precision),
-                     "visual_shape": [args.batch, 3, 3, *args.frame_hw], "audio_shape": [args.batch, 1, *args.audio_hw],
+                     "visual_shape": [args.batch, 1, 28, 28] if args.model == "small_cnn" else [args.batch, 3, 3, *args.frame_hw],
+                     "audio_shape": [args.batch, 1, 32, 32] if args.model == "small_cnn" else [args.batch, 1, *args.audio_hw],
                      "classes": K, "rho": RHO, "pgd_eps": EPS, "pgd_iters": PGD_ITERS, "timing": "median",
                      "threads": torch.get_num_threads(), "cuda": torch.version.cuda,
                      "cudnn": torch.backends.cudnn.version() if dev.type == "cuda" else None,
@@ -420,7 +555,7 @@ def main():
                 report["skipped"].append({"workload": w, "precision": q, "reason": note})
                 continue
             r = run_one(w, q, args, dev)
-            sanity = {k: r[k] for k in ("final_loss", "adv_accuracy", "lip_max", "peak_mem_gib") if k in r}
+            sanity = {k: r[k] for k in ("final_loss", "adv_accuracy", "suite_accuracy", "lip_max", "peak_mem_gib") if k in r}
             print("%-10s %-5s %5d %12.1f %10.2f  %s" % (w, q, r["batch"], r["samples_per_second"], r["ms_per_iter"],
                                                       json.dumps(sanity)), flush=True)
             report["results"].append(r)

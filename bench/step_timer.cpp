@@ -1,12 +1,17 @@
-// Times crmt's own training step, l2-PGD and Lipschitz estimate at the paper's Kinetics-Sounds
-// shapes on one device, the same work as bench/pytorch_gpu_bench.py does in PyTorch, for
-// scripts/gpu-check.sh to print side by side. Writes one JSON file.
+// Times crmt's own training steps (JT, CRMT step 1, CRMT-AT), l2-PGD, the paper's evaluation suite
+// and the Lipschitz estimate on one device, the same work as bench/pytorch_gpu_bench.py does in
+// PyTorch: at the paper's Kinetics-Sounds shapes with ResNet-18 for scripts/gpu-check.sh, or with
+// --model small_cnn at the embedded data's shapes for bench/compare.py (make bench-compare).
+// Writes one JSON file.
 //
 //   crmt_step_timer --device cuda --batch 64 --iters 10 --json out.json
 //   crmt_step_timer --device cpu --small --iters 2      # a smoke run on a CPU
+//   crmt_step_timer --device cpu --model small_cnn --threads 2 --precisions fp32
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +23,7 @@
 #include "crmt/core/device.h"
 #include "crmt/core/precision.h"
 #include "crmt/core/runtime.h"
+#include "crmt/eval/evaluator.h"
 #include "crmt/models/model_factory.h"
 #include "crmt/train/method_registry.h"
 #include "crmt/train/trainer.h"
@@ -30,7 +36,14 @@ using Clock = std::chrono::steady_clock;
 struct Shapes {
   std::vector<int64_t> visual, audio;
   int64_t classes = 31;
+  std::string encoder = "resnet18";
+  int64_t embed_dim = 512;
+  double visual_min = -std::numeric_limits<double>::infinity(), visual_max = std::numeric_limits<double>::infinity();
 };
+
+ModalitySpecs specs_of(const Shapes& s) {
+  return {ModalitySpec{"visual", s.visual, s.visual_min, s.visual_max}, ModalitySpec{"audio", s.audio}};
+}
 
 Batch random_batch(const Shapes& s, int64_t n, const c10::Device& device) {
   Batch b;
@@ -38,7 +51,9 @@ Batch random_batch(const Shapes& s, int64_t n, const c10::Device& device) {
   std::vector<int64_t> v{n}, a{n};
   v.insert(v.end(), s.visual.begin(), s.visual.end());
   a.insert(a.end(), s.audio.begin(), s.audio.end());
-  b.inputs = {torch::randn(v, device), torch::randn(a, device)};
+  auto visual = std::isfinite(s.visual_min) ? s.visual_min + (s.visual_max - s.visual_min) * torch::rand(v, device)
+                                            : torch::randn(v, device);
+  b.inputs = {visual, torch::randn(a, device)};
   b.labels = torch::randint(0, s.classes, {n}, torch::TensorOptions().dtype(torch::kLong).device(device));
   b.present = {true, true};
   return b;
@@ -47,10 +62,10 @@ Batch random_batch(const Shapes& s, int64_t n, const c10::Device& device) {
 // The model as crmt train builds it on `device` (model.channels_last and cudnn_benchmark as given).
 MultiModalNet model(const Shapes& s, const std::string& head, const c10::Device& device, bool nhwc, bool autotune) {
   torch::manual_seed(0);
-  auto config = Config::load("", {"model.encoder=resnet18", "model.embed_dim=512", "model.head=" + head,
-                                  fmt::format("model.channels_last={}", nhwc), fmt::format("cudnn_benchmark={}", autotune)});
-  ModalitySpecs specs{ModalitySpec{"visual", s.visual}, ModalitySpec{"audio", s.audio}};
-  auto net = build_model(config, specs, s.classes);
+  auto config = Config::load("", {"model.encoder=" + s.encoder, fmt::format("model.embed_dim={}", s.embed_dim),
+                                  "model.head=" + head, fmt::format("model.channels_last={}", nhwc),
+                                  fmt::format("cudnn_benchmark={}", autotune)});
+  auto net = build_model(config, specs_of(s), s.classes);
   place_on_device(net, config, device);
   return net;
 }
@@ -77,6 +92,7 @@ int main(int argc, char** argv) {
   crmt::configure_allocator();
   CLI::App app{"crmt step timer: training steps, PGD and Lipschitz estimate at Kinetics-Sounds shapes"};
   std::string device_name = "auto", json_path, precisions = "fp32,bf16,fp16", workloads = "jt_step,crmt_step,pgd,lipschitz";
+  std::string model_name = "resnet18";
   int64_t batch_size = 64, pgd_batch = 64, lipschitz_batch = 8;
   int warmup = 3, iters = 10, threads = 0;
   bool small = false, nchw = false, no_autotune = false;
@@ -87,7 +103,9 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup);
   app.add_option("--iters", iters);
   app.add_option("--precisions", precisions, "comma-separated: fp32,bf16,fp16 (training steps only)");
-  app.add_option("--workloads", workloads, "comma-separated: jt_step,crmt_step,pgd,lipschitz");
+  app.add_option("--workloads", workloads, "comma-separated: jt_step,crmt_step,crmt_at_step,pgd,eval_suite,lipschitz");
+  app.add_option("--model", model_name, "resnet18 (Kinetics-Sounds shapes) | small_cnn (the embedded data's shapes)")
+      ->check(CLI::IsMember({"resnet18", "small_cnn"}));
   app.add_option("--threads", threads, "CPU intra-op threads (0 = all cores)");
   app.add_option("--json", json_path, "write the results here");
   app.add_flag("--small", small, "tiny shapes for a smoke run (frames 3x3x64x64, spectrogram 1x128x64)");
@@ -96,14 +114,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     const auto device = resolve_device(device_name, "--device");
-    at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
+    configure_threads(threads);
     Shapes shapes{{3, 3, 224, 224}, {1, 1024, 128}, 31};
     if (small) shapes = Shapes{{3, 3, 64, 64}, {1, 128, 64}, 31};
+    // The embedded data (data/embedded): normalized Fashion-MNIST images in [-0.8, 2.0], 32 x 32
+    // spectrograms, 10 classes; crmt's small CNN of width 64, as configs/jt.yaml.
+    if (model_name == "small_cnn") shapes = Shapes{{1, 28, 28}, {1, 32, 32}, 10, "small_cnn", 64, -0.8, 2.0};
     auto wanted = [](const std::string& list, const std::string& item) {
       return ("," + list + ",").find("," + item + ",") != std::string::npos;
     };
     nlohmann::json out{{"device", device.str()}, {"torch_version", TORCH_VERSION}, {"batch", batch_size},
-                       {"settings", {{"channels_last", !nchw}, {"cudnn_benchmark", !no_autotune}, {"small", small}}}, {"results", nlohmann::json::array()}};
+                       {"settings", {{"channels_last", !nchw}, {"cudnn_benchmark", !no_autotune}, {"small", small},
+                                     {"model", model_name}, {"threads", at::get_num_threads()}}},
+                       {"results", nlohmann::json::array()}};
     auto record = [&](const std::string& workload, const std::string& precision, int64_t n, double ms, nlohmann::json extra) {
       const double rate = 1000.0 * static_cast<double>(n) / ms;
       std::cout << fmt::format("{:<10} {:<5} {:>5} {:>12.1f} {:>10.2f}  {}\n", workload, precision, n, rate, ms, extra.dump());
@@ -114,7 +137,8 @@ int main(int argc, char** argv) {
     std::cout << fmt::format("{:<10} {:<5} {:>5} {:>12} {:>10}  sanity\n", "workload", "prec", "batch", "samples/s", "ms/iter");
 
     for (const auto& [workload, method, head] :
-         std::vector<std::tuple<std::string, std::string, std::string>>{{"jt_step", "jt", "concat"}, {"crmt_step", "crmt_step1", "orthogonal"}}) {
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"jt_step", "jt", "concat"}, {"crmt_step", "crmt_step1", "orthogonal"}, {"crmt_at_step", "crmt_at", "orthogonal"}}) {
       if (!wanted(workloads, workload)) continue;
       for (const auto& name : {"fp32", "bf16", "fp16"}) {
         if (!wanted(precisions, name)) continue;
@@ -154,13 +178,28 @@ int main(int argc, char** argv) {
       });
       record("pgd", "fp32", pgd_batch, ms, {{"adv_accuracy", hits.item<double>() / pgd_batch}});
     }
+    if (wanted(workloads, "eval_suite")) {
+      // crmt eval --suite on one batch: clean, FGM and PGD at 0.5 on both modalities and at 1.0 on
+      // each, each modality missing (the paper's settings).
+      auto net = model(shapes, "concat", device, !nchw, !no_autotune);
+      auto host = random_batch(shapes, pgd_batch, c10::Device(c10::kCPU));
+      std::vector<std::string> classes;
+      for (int64_t k = 0; k < shapes.classes; ++k) classes.push_back("c" + std::to_string(k));
+      auto data = MultiModalDataset::in_memory(specs_of(shapes), host.inputs, host.labels, classes, "random").on(device);
+      const auto cases = standard_suite({"visual", "audio"}, 0.5, 4, 1.0);
+      std::vector<double> accuracy;
+      const double ms = median_ms(warmup, iters, device, [&] {
+        accuracy.clear();
+        for (const auto& c : cases) accuracy.push_back(evaluate(net, data, c, pgd_batch).accuracy);
+      });
+      record("eval_suite", "fp32", pgd_batch, ms, {{"suite_accuracy", accuracy}});
+    }
     if (wanted(workloads, "lipschitz")) {
       auto net = model(shapes, "orthogonal", device, !nchw, !no_autotune);
       auto host = random_batch(shapes, lipschitz_batch, c10::Device(c10::kCPU));
-      ModalitySpecs specs{ModalitySpec{"visual", shapes.visual}, ModalitySpec{"audio", shapes.audio}};
       std::vector<std::string> classes;
       for (int64_t k = 0; k < shapes.classes; ++k) classes.push_back("c" + std::to_string(k));
-      auto data = MultiModalDataset::in_memory(specs, host.inputs, host.labels, classes, "random").on(device);
+      auto data = MultiModalDataset::in_memory(specs_of(shapes), host.inputs, host.labels, classes, "random").on(device);
       LipschitzEstimate est;
       const double ms = median_ms(std::min(warmup, 1), std::max(1, iters / 3), device,
                                   [&] { est = empirical_lipschitz(net, data, lipschitz_batch, lipschitz_batch); });

@@ -15,6 +15,8 @@ PACKAGES=(
   libopencv-dev libopencv-contrib-dev
   gnuplot-nox
 )
+# --bench: also what `make bench-compare` runs its PyTorch side with.
+if [ "${1:-}" = "--bench" ]; then PACKAGES+=(python3-torch); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
