@@ -321,8 +321,11 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
     }
     const bool improved = val_acc > info.best_val_accuracy;
     if (improved) info.best_val_accuracy = val_acc;
-    save(last_path, info, net, &optimizer, &method);
+    // best.pt before last.pt: a run killed between the two redoes this epoch from the previous
+    // last.pt and writes the same best.pt again. The other order would resume with this epoch's
+    // accuracy as the best so far while best.pt still held an older epoch's weights.
     if (improved) save(best_path, info, net, nullptr, &method);
+    save(last_path, info, net, &optimizer, &method);
     nlohmann::json record{{"stage", "train"},
                           {"epoch", epoch + 1},
                           {"lr", epoch_lr},
