@@ -171,42 +171,35 @@ at::Tensor unimodal_score_weight(MultiModalNet& net, size_t m) {
   return (scores.narrow(0, 0, dim) - scores[dim]).t().contiguous();                         // [K, dim]
 }
 
-namespace {
-
-// Repeats a batch [B, ...] K times along a new leading axis and flattens it to [K*B, ...].
-at::Tensor repeat_batch(const at::Tensor& x, int64_t K) {
-  std::vector<int64_t> rep_shape{K};
-  rep_shape.insert(rep_shape.end(), x.sizes().begin(), x.sizes().end());
-  std::vector<int64_t> flat_shape{K * x.size(0)};
-  flat_shape.insert(flat_shape.end(), x.sizes().begin() + 1, x.sizes().end());
-  return x.detach().unsqueeze(0).expand(rep_shape).reshape(flat_shape).clone();
-}
-
-}  // namespace
 
 at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const std::vector<at::Tensor>& inputs) {
   const int64_t K = net->num_classes();
   const auto& x = inputs.at(m);
   const int64_t B = x.size(0);
   auto r = unimodal_score_weight(net, m).to(x.scalar_type());  // [K, dim]
-  auto xr = repeat_batch(x, K).requires_grad_(true);
-  torch::Tensor grad;
+  auto xg = x.detach().requires_grad_(true);
+  std::vector<at::Tensor> rows;  // K x [B, n]
   {
     torch::AutoGradMode enable(true);
-    torch::Tensor phi;  // [K*B, dim], filtered if the model filters
+    // One forward pass, then one backward pass per class through the same graph: samples do not
+    // interact in eval mode, so the gradient of a class's score summed over the batch is each
+    // sample's own gradient.
+    torch::Tensor phi;  // [B, dim], filtered if the model filters
     if (net->late_fusion()) {
-      phi = net->embed(m, xr);  // through encoder m only
+      phi = net->embed(m, xg);  // through encoder m only
     } else {
-      std::vector<at::Tensor> repeated;  // the other modalities held at their values
-      for (size_t o = 0; o < inputs.size(); ++o) repeated.push_back(o == m ? xr : repeat_batch(inputs[o], K));
-      phi = net->embed_all(repeated).at(m);
+      std::vector<at::Tensor> held(inputs);  // the other modalities held at their values
+      held[m] = xg;
+      phi = net->embed_all(held).at(m);
     }
-    auto s = torch::matmul(phi, r.t()).view({K, B, K});          // copy k, sample b, class c
-    auto picked = torch::diagonal(s, 0, 0, 2);                   // [B, K]: s[k, b, k]
-    grad = torch::autograd::grad({picked.sum()}, {xr})[0];
+    auto s = torch::matmul(phi, r.t());  // [B, K]
+    for (int64_t k = 0; k < K; ++k) {
+      auto grad = torch::autograd::grad({s.select(1, k).sum()}, {xg}, {}, /*retain_graph=*/k + 1 < K)[0];
+      // reshape, not view: input gradients come back channels-last from NHWC convolutions (GPUs).
+      rows.push_back(grad.reshape({B, -1}));
+    }
   }
-  // reshape, not view: input gradients come back channels-last from NHWC convolutions (GPUs).
-  auto J = grad.reshape({K, B, -1}).permute({1, 0, 2}).to(torch::kDouble);  // [B, K, n]
+  auto J = torch::stack(rows, 1).to(torch::kDouble);  // [B, K, n]
   return torch::bmm(J, J.transpose(1, 2));
 }
 
