@@ -35,7 +35,7 @@ std::vector<std::string>& command_line();
 // `data prepare` finished with failed clips).
 int& exit_code();
 
-// --threads N (0 = all cores), shared by every subcommand that computes.
+// --threads N (0 = OMP_NUM_THREADS if set, else all cores), shared by every subcommand that computes.
 void add_threads_option(CLI::App& command, int& threads);
 
 // --device cpu|cuda|cuda:N|auto, shared by every subcommand that computes; a given value becomes the
