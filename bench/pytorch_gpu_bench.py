@@ -304,43 +304,45 @@ def clamp_visual_vectorized(x):
     return ((x.detach() * std + mean).clamp(0, 1) - mean) / std
 
 
+def l2_attack(model, data, labels, budgets, iters, clamp):
+    """rob_test.multimodal_attack's l2 attacks. budgets None: both modalities in one joint ball of
+    EPS, steps normalized jointly; else an eps per modality (0: untouched), steps normalized per
+    modality, projected onto the ball of the combined budget. iters 1 is FGM (one step of the whole
+    budget), more is PGD (steps of a third). Visual inputs are clamped after every step."""
+    B, tiny = labels.shape[0], 1e-13
+    criterion = nn.CrossEntropyLoss()
+    adv = [d.clone().detach() for d in data]
+    for _ in range(iters):
+        for x in adv:
+            x.requires_grad = True
+        _, _, preds = model(adv[0], adv[1])
+        model.zero_grad()
+        criterion(preds, labels).backward()
+        grads = [x.grad.detach().reshape(B, -1) for x in adv]
+        if budgets is None:
+            radius, step = EPS, (EPS if iters == 1 else EPS / 3)
+            norm = torch.sqrt(sum(torch.norm(g, dim=1) ** 2 for g in grads)).view(B, 1) + tiny
+            moved = [x.detach() + step * (g / norm).view(x.shape) for x, g in zip(adv, grads)]
+        else:
+            radius = sum(e * e for e in budgets) ** 0.5
+            moved = [x.detach() + (e if iters == 1 else e / 3) * (g / (torch.norm(g, dim=1, keepdim=True) + tiny)).view(x.shape)
+                     for x, g, e in zip(adv, grads, budgets)]
+        perts = [m - d for m, d in zip(moved, data)]
+        sq = sum(torch.sum(p.view(B, -1) ** 2, dim=1) for p in perts)
+        factor = torch.clamp(radius / (torch.sqrt(sq) + tiny), max=1.0)
+        out = [d + p * factor.view(B, *([1] * (p.dim() - 1))) for d, p in zip(data, perts)]
+        adv = [clamp(out[0]), out[1]]  # audio is not clamped
+    return adv
+
+
 def pgd_step(model, args, dev, inputs):
     """rob_test.multimodal_attack('pgd_l2', eps 0.5): joint-l2 steps, joint-ball projection."""
     visual, audio, labels = inputs
-    B, alpha, tiny = labels.shape[0], EPS / 3, 1e-13
-    criterion = nn.CrossEntropyLoss()
     clamp = visual_clamp(args)
     model.eval()
 
-    def l2_attack_one_step(data, step_size):
-        _, _, preds = model(data[0], data[1])
-        model.zero_grad()
-        criterion(preds, labels).backward()
-        grads = [d.grad.data.reshape(B, -1) for d in data]
-        norm = torch.zeros((B, 1), device=dev)
-        for g in grads:
-            norm = norm + (torch.norm(g, dim=1) ** 2).reshape(norm.shape)
-        norm = torch.sqrt(norm) + tiny
-        return [d.detach() + step_size * (g / norm.expand(g.shape)).view(d.shape).detach()
-                for d, g in zip(data, grads)]
-
-    def restrict_adv(adv, data):
-        perts = [a - d for a, d in zip(adv, data)]
-        sq = torch.zeros(B, device=dev)
-        for p in perts:
-            sq += torch.sum(p.view(B, -1) ** 2, dim=1)
-        factor = EPS / (torch.sqrt(sq) + tiny)
-        factor = torch.min(factor, torch.ones_like(factor))
-        out = [d + p * factor.view(B, *([1] * (p.dim() - 1))) for d, p in zip(data, perts)]
-        return [clamp(out[0]), out[1]]  # audio is not clamped
-
     def step():
-        data = [visual, audio]
-        adv = [d.clone().detach() for d in data]
-        for _ in range(PGD_ITERS):
-            for x in adv:
-                x.requires_grad = True
-            adv = restrict_adv(l2_attack_one_step(adv, alpha), data)
+        adv = l2_attack(model, [visual, audio], labels, None, PGD_ITERS, clamp)
         _, _, preds = model(adv[0], adv[1])  # no torch.no_grad(), as in the official evaluation
         return {"adv_accuracy": (torch.argmax(preds, 1).detach() == labels).float().mean()}
     return step
@@ -357,44 +359,11 @@ def eval_suite_step(model, args, dev, inputs):
     modalities and at UNIMODAL_EPS on each one alone (per-modality normalized steps); each
     modality missing (zeroed). Forward passes outside torch.no_grad(), as the official code."""
     visual, audio, labels = inputs
-    B, tiny = labels.shape[0], 1e-13
-    criterion = nn.CrossEntropyLoss()
     clamp = visual_clamp(args)
     model.eval()
 
-    def finish(x):
-        return [clamp(x[0]), x[1]]
-
     def attack(budgets, iters):
-        """budgets: None = both modalities in one joint ball of EPS; else eps per modality (0: untouched).
-        iters 1 is FGM (one step of the whole budget), more is PGD (steps of a third)."""
-        data = [visual, audio]
-        adv = [d.clone().detach() for d in data]
-        for _ in range(iters):
-            for x in adv:
-                x.requires_grad = True
-            _, _, preds = model(adv[0], adv[1])
-            model.zero_grad()
-            criterion(preds, labels).backward()
-            grads = [x.grad.detach().reshape(B, -1) for x in adv]
-            if budgets is None:
-                step = EPS if iters == 1 else EPS / 3
-                norm = torch.sqrt(sum(torch.norm(g, dim=1) ** 2 for g in grads)).view(B, 1) + tiny
-                moved = [x.detach() + step * (g / norm).view(x.shape) for x, g in zip(adv, grads)]
-                perts = [m - d for m, d in zip(moved, data)]
-                sq = sum(torch.sum(p.view(B, -1) ** 2, dim=1) for p in perts)
-                factor = torch.clamp(EPS / (torch.sqrt(sq) + tiny), max=1.0)
-            else:
-                moved = []
-                for x, g, e in zip(adv, grads, budgets):
-                    step = e if iters == 1 else e / 3
-                    moved.append(x.detach() + step * (g / (torch.norm(g, dim=1, keepdim=True) + tiny)).view(x.shape))
-                perts = [m - d for m, d in zip(moved, data)]
-                sq = sum(torch.sum(p.view(B, -1) ** 2, dim=1) for p in perts)
-                total = sum(e * e for e in budgets) ** 0.5
-                factor = torch.clamp(total / (torch.sqrt(sq) + tiny), max=1.0)
-            adv = finish([d + p * factor.view(B, *([1] * (p.dim() - 1))) for d, p in zip(data, perts)])
-        return adv
+        return l2_attack(model, [visual, audio], labels, budgets, iters, clamp)
 
     def accuracy(v, a):
         _, _, preds = model(v, a)

@@ -59,6 +59,14 @@ Batch random_batch(const Shapes& s, int64_t n, const c10::Device& device) {
   return b;
 }
 
+// n random samples as an in-memory dataset on `device` (drawn on the host), classes named c0, c1, ...
+MultiModalDataset random_dataset(const Shapes& s, int64_t n, const c10::Device& device) {
+  auto host = random_batch(s, n, c10::Device(c10::kCPU));
+  std::vector<std::string> classes;
+  for (int64_t k = 0; k < s.classes; ++k) classes.push_back("c" + std::to_string(k));
+  return MultiModalDataset::in_memory(specs_of(s), host.inputs, host.labels, classes, "random").on(device);
+}
+
 // The model as crmt train builds it on `device` (model.channels_last and cudnn_benchmark as given).
 MultiModalNet model(const Shapes& s, const std::string& head, const c10::Device& device, bool nhwc, bool autotune) {
   torch::manual_seed(0);
@@ -182,10 +190,7 @@ int main(int argc, char** argv) {
       // crmt eval --suite on one batch: clean, FGM and PGD at 0.5 on both modalities and at 1.0 on
       // each, each modality missing (the paper's settings).
       auto net = model(shapes, "concat", device, !nchw, !no_autotune);
-      auto host = random_batch(shapes, pgd_batch, c10::Device(c10::kCPU));
-      std::vector<std::string> classes;
-      for (int64_t k = 0; k < shapes.classes; ++k) classes.push_back("c" + std::to_string(k));
-      auto data = MultiModalDataset::in_memory(specs_of(shapes), host.inputs, host.labels, classes, "random").on(device);
+      auto data = random_dataset(shapes, pgd_batch, device);
       const auto cases = standard_suite({"visual", "audio"}, 0.5, 4, 1.0);
       std::vector<double> accuracy;
       const double ms = median_ms(warmup, iters, device, [&] {
@@ -196,10 +201,7 @@ int main(int argc, char** argv) {
     }
     if (wanted(workloads, "lipschitz")) {
       auto net = model(shapes, "orthogonal", device, !nchw, !no_autotune);
-      auto host = random_batch(shapes, lipschitz_batch, c10::Device(c10::kCPU));
-      std::vector<std::string> classes;
-      for (int64_t k = 0; k < shapes.classes; ++k) classes.push_back("c" + std::to_string(k));
-      auto data = MultiModalDataset::in_memory(specs_of(shapes), host.inputs, host.labels, classes, "random").on(device);
+      auto data = random_dataset(shapes, lipschitz_batch, device);
       LipschitzEstimate est;
       const double ms = median_ms(std::min(warmup, 1), std::max(1, iters / 3), device,
                                   [&] { est = empirical_lipschitz(net, data, lipschitz_batch, lipschitz_batch); });

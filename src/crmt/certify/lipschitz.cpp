@@ -171,7 +171,6 @@ at::Tensor unimodal_score_weight(MultiModalNet& net, size_t m) {
   return (scores.narrow(0, 0, dim) - scores[dim]).t().contiguous();                         // [K, dim]
 }
 
-
 at::Tensor unimodal_jacobian_gram(MultiModalNet& net, size_t m, const std::vector<at::Tensor>& inputs) {
   const int64_t K = net->num_classes();
   const auto& x = inputs.at(m);

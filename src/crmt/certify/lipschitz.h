@@ -1,8 +1,8 @@
 #pragma once
-#include <limits>
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 

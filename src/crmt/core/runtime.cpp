@@ -4,7 +4,6 @@
 #include <malloc.h>
 
 #include <cstdlib>
-#include <string>
 #include <thread>
 
 #include "crmt/core/error.h"
