@@ -14,7 +14,7 @@ loss.item() and one accuracy .item() per training batch. No data loading is time
       [--precisions fp32,bf16,fp16] [--workloads jt_step,crmt_step,pgd,lipschitz] [--small]
       [--json PATH] [--seed 0] [--channels-last] [--cudnn-benchmark] [--no-cudnn-deterministic]
       [--orth-impl official|closed_form] [--clamp-impl official|vectorized] [--data-parallel]
-      [--threads N] [--model resnet18|small_cnn]
+      [--threads N] [--model resnet18|small_cnn] [--profile DIR]
 """
 import argparse
 import contextlib
@@ -431,6 +431,12 @@ def run_one(workload, precision, args, dev):
         sync()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
+    if args.profile:  # as many calls again under the autograd profiler, for bench/profile_table.py
+        with torch.autograd.profiler.profile() as prof:
+            for _ in range(args.iters):
+                step()
+            sync()
+        prof.export_chrome_trace("%s/%s_%s.trace" % (args.profile, workload, precision))
     res = {"workload": workload, "precision": precision, "batch": batch,
            "samples_per_second": batch / med, "ms_per_iter": 1e3 * med,
            "ms_per_iter_mean": 1e3 * statistics.mean(times), "ms_per_iter_min": 1e3 * min(times),
@@ -469,6 +475,7 @@ def main():
     p.add_argument("--precisions", default="fp32,bf16,fp16")
     p.add_argument("--workloads", default="jt_step,crmt_step,pgd,lipschitz")
     p.add_argument("--json", default=None)
+    p.add_argument("--profile", default=None, help="also profile each workload's iterations into DIR/<workload>.trace")
     for flag in ("--small", "--channels-last", "--data-parallel"):
         p.add_argument(flag, action="store_true")
     p.add_argument("--cudnn-benchmark", action="store_true", help="official: off")

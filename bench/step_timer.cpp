@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "crmt/attacks/pgd.h"
 #include "crmt/certify/lipschitz.h"
@@ -94,13 +95,23 @@ double median_ms(int warmup, int iters, const c10::Device& device, F&& f) {
   return ms[ms.size() / 2];
 }
 
+// With --profile: `iters` more calls under LibTorch's autograd profiler, written to `path` as a
+// Chrome trace (bench/profile_table.py sums it per operator). Nothing when `path` is empty.
+template <typename F>
+void profile_calls(const std::string& path, int iters, const c10::Device& device, F&& f) {
+  if (path.empty()) return;
+  torch::autograd::profiler::RecordProfile guard(path);
+  for (int i = 0; i < iters; ++i) f();
+  synchronize(device);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   crmt::configure_allocator();
   CLI::App app{"crmt step timer: training steps, PGD and Lipschitz estimate at Kinetics-Sounds shapes"};
   std::string device_name = "auto", json_path, precisions = "fp32,bf16,fp16", workloads = "jt_step,crmt_step,pgd,lipschitz";
-  std::string model_name = "resnet18";
+  std::string model_name = "resnet18", profile_dir;
   int64_t batch_size = 64, pgd_batch = 64, lipschitz_batch = 8;
   int warmup = 3, iters = 10, threads = 0;
   bool small = false, nchw = false, no_autotune = false;
@@ -116,6 +127,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"resnet18", "small_cnn"}));
   app.add_option("--threads", threads, "CPU intra-op threads (0 = all cores)");
   app.add_option("--json", json_path, "write the results here");
+  app.add_option("--profile", profile_dir, "also profile each workload's iterations into DIR/<workload>.trace");
   app.add_flag("--small", small, "tiny shapes for a smoke run (frames 3x3x64x64, spectrogram 1x128x64)");
   app.add_flag("--nchw", nchw, "model.channels_last=false: convolutions in PyTorch's default NCHW memory");
   app.add_flag("--no-cudnn-benchmark", no_autotune, "cudnn_benchmark=false: cuDNN's heuristics instead of timing");
@@ -143,6 +155,9 @@ int main(int argc, char** argv) {
       if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
     };
     std::cout << fmt::format("{:<10} {:<5} {:>5} {:>12} {:>10}  sanity\n", "workload", "prec", "batch", "samples/s", "ms/iter");
+    auto trace = [&](const std::string& workload, const std::string& precision) {
+      return profile_dir.empty() ? std::string() : fmt::format("{}/{}_{}.trace", profile_dir, workload, precision);
+    };
 
     for (const auto& [workload, method, head] :
          std::vector<std::tuple<std::string, std::string, std::string>>{
@@ -167,9 +182,9 @@ int main(int argc, char** argv) {
         TrainingContext::LossFn loss = [&](const Batch& b) { return m->loss(net, b); };
         TrainingContext::StepHook hook = [&](const Batch& b, const StepResult& s) { m->before_step(net, b, s); };
         at::Tensor last_loss;
-        const double ms = median_ms(warmup, iters, device, [&] {
-          last_loss = train_step(loss, hook, batch, opt, params, device, precision, scaler).loss.detach();
-        });
+        auto step = [&] { last_loss = train_step(loss, hook, batch, opt, params, device, precision, scaler).loss.detach(); };
+        const double ms = median_ms(warmup, iters, device, step);
+        profile_calls(trace(workload, name), iters, device, step);
         record(workload, name, batch_size, ms, {{"final_loss", last_loss.item<double>()}});
       }
     }
@@ -179,11 +194,13 @@ int main(int argc, char** argv) {
       auto batch = random_batch(shapes, pgd_batch, device);
       PgdL2 pgd(0.5, 4);
       at::Tensor hits;
-      const double ms = median_ms(warmup, iters, device, [&] {
+      auto step = [&] {
         auto adv = pgd.perturb(net, batch, {0, 1});
         torch::NoGradGuard no_grad;
         hits = net->forward(adv).logits.argmax(1).eq(adv.labels).sum();
-      });
+      };
+      const double ms = median_ms(warmup, iters, device, step);
+      profile_calls(trace("pgd", "fp32"), iters, device, step);
       record("pgd", "fp32", pgd_batch, ms, {{"adv_accuracy", hits.item<double>() / pgd_batch}});
     }
     if (wanted(workloads, "eval_suite")) {
@@ -193,18 +210,21 @@ int main(int argc, char** argv) {
       auto data = random_dataset(shapes, pgd_batch, device);
       const auto cases = standard_suite({"visual", "audio"}, 0.5, 4, 1.0);
       std::vector<double> accuracy;
-      const double ms = median_ms(warmup, iters, device, [&] {
+      auto step = [&] {
         accuracy.clear();
         for (const auto& c : cases) accuracy.push_back(evaluate(net, data, c, pgd_batch).accuracy);
-      });
+      };
+      const double ms = median_ms(warmup, iters, device, step);
+      profile_calls(trace("eval_suite", "fp32"), iters, device, step);
       record("eval_suite", "fp32", pgd_batch, ms, {{"suite_accuracy", accuracy}});
     }
     if (wanted(workloads, "lipschitz")) {
       auto net = model(shapes, "orthogonal", device, !nchw, !no_autotune);
       auto data = random_dataset(shapes, lipschitz_batch, device);
       LipschitzEstimate est;
-      const double ms = median_ms(std::min(warmup, 1), std::max(1, iters / 3), device,
-                                  [&] { est = empirical_lipschitz(net, data, lipschitz_batch, lipschitz_batch); });
+      auto step = [&] { est = empirical_lipschitz(net, data, lipschitz_batch, lipschitz_batch); };
+      const double ms = median_ms(std::min(warmup, 1), std::max(1, iters / 3), device, step);
+      profile_calls(trace("lipschitz", "fp32"), std::max(1, iters / 3), device, step);
       record("lipschitz", "fp32", lipschitz_batch, ms, {{"tau_max", est.tau.max().item<double>()}});
     }
   } catch (const std::exception& e) {

@@ -30,9 +30,10 @@ MultiModalDataset MultiModalDataset::of(std::shared_ptr<const Source> source, bo
 }
 
 MultiModalDataset MultiModalDataset::in_memory(ModalitySpecs specs, std::vector<at::Tensor> inputs, at::Tensor labels,
-                                               std::vector<std::string> class_names, std::string name) {
+                                               std::vector<std::string> class_names, std::string name,
+                                               std::vector<StoredScale> stored) {
   return of(std::make_shared<TensorSource>(std::move(specs), std::move(inputs), std::move(labels),
-                                           std::move(class_names), std::move(name)));
+                                           std::move(class_names), std::move(name), std::move(stored)));
 }
 
 std::vector<std::string> MultiModalDataset::modality_names() const {

@@ -33,9 +33,11 @@ struct MultiModalDataset {
   // All rows and modalities of `source`.
   static MultiModalDataset of(std::shared_ptr<const Source> source, bool augment = false,
                               OnBadSample on_bad = OnBadSample::Error);
-  // Tensors in memory (see TensorSource); throws crmt::Error naming `name` when they are invalid.
+  // Tensors in memory (see TensorSource: float32 inputs, or stored values and their `stored` scales);
+  // throws crmt::Error naming `name` when they are invalid.
   static MultiModalDataset in_memory(ModalitySpecs specs, std::vector<at::Tensor> inputs, at::Tensor labels,
-                                     std::vector<std::string> class_names, std::string name);
+                                     std::vector<std::string> class_names, std::string name,
+                                     std::vector<StoredScale> stored = {});
 
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }

@@ -291,11 +291,13 @@ void check_split(const std::vector<at::Tensor>& inputs, const at::Tensor& labels
     fail("{}: a {} label lies outside the {} classes of class_names; {}", meta_path, split, classes, kPrepareHint);
 }
 
-// The arrays of one split ("train" / "test"), normalized; fails when a modality or the labels lack a file.
+// The arrays of one split ("train" / "test") with their normalization; fails when a modality or the
+// labels lack a file.
 MultiModalDataset load_split(const std::string& dir, const json& meta, const std::string& meta_path,
                              const Modalities& mods, const std::vector<std::string>& class_names, const char* split) {
   const auto& specs = mods.specs;
   std::vector<at::Tensor> inputs(specs.size());
+  std::vector<StoredScale> stored(specs.size());
   at::Tensor labels;
   std::vector<bool> found(specs.size(), false);
   for (const auto& f : meta.at("files")) {
@@ -309,7 +311,10 @@ MultiModalDataset load_split(const std::string& dir, const json& meta, const std
     size_t m = 0;
     while (m < specs.size() && specs[m].name != role) ++m;
     if (m == specs.size()) fail("{}: file for unknown modality '{}'", meta_path, role);
-    inputs[m] = t.to(torch::kFloat).mul_(mods.scale[m]).sub_(mods.mean[m]).div_(mods.stdev[m]);
+    // Kept as stored (uint8 pixels, float16 spectrograms), normalized per batch read (TensorSource).
+    const auto type = t.scalar_type();
+    inputs[m] = type == torch::kByte || type == torch::kHalf || type == torch::kFloat ? std::move(t) : t.to(torch::kFloat);
+    stored[m] = StoredScale{mods.scale[m], mods.mean[m], mods.stdev[m]};
     found[m] = true;
   }
   for (size_t m = 0; m < specs.size(); ++m)
@@ -317,7 +322,7 @@ MultiModalDataset load_split(const std::string& dir, const json& meta, const std
   if (!labels.defined()) fail("{}: no {} labels file; {}", meta_path, split, kPrepareHint);
   check_split(inputs, labels, mods, class_names.size(), meta, meta_path, split);
   return MultiModalDataset::in_memory(specs, std::move(inputs), std::move(labels), class_names,
-                                      fmt::format("{} ({})", dir, split));
+                                      fmt::format("{} ({})", dir, split), std::move(stored));
 }
 
 // Replaces `d` by a class-stratified subset of `size` samples (0 or all: unchanged), seeded by the
