@@ -10,7 +10,7 @@ train_memory is the peak resident memory of one JT epoch on the full embedded tr
 Every run is a fresh process; the table keeps the median over rounds. Standard library only: the
 PyTorch side runs under the python given by --python (Debian's python3-torch).
 
-  bench/compare.py [--timer build/crmt_step_timer] [--crmt build/crmt] [--threads 1,2] [--rounds 3]
+  bench/compare.py [--timer build/crmt_step_timer] [--crmt build/crmt] [--threads 1,2] [--rounds 2]
                    [--iters 10] [--workloads jt_step,crmt_step,...,jt_study,train_memory] [--json out.json]
 """
 import argparse
@@ -110,7 +110,7 @@ def main():
     p.add_argument("--crmt", default="build/crmt", help="crmt's command, for jt_study and train_memory")
     p.add_argument("--python", default="/usr/bin/python3", help="a python with torch (Debian's python3-torch)")
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--workloads", default=",".join(WORKLOADS))
