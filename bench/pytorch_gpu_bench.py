@@ -382,26 +382,33 @@ def eval_suite_step(model, args, dev, inputs):
     return step
 
 
+def class_gradient_norms(model, data):
+    """train.get_lip over one batch: one forward pass, then per class t the backward of
+    sum_i fused[i, t] to every input; returns [modalities, K], each the batch's largest gradient
+    norm. `data` are leaf tensors that require grad (their grads are left zeroed)."""
+    B = data[0].shape[0]
+    lip = torch.zeros(len(data), K, device=data[0].device)
+    _, _, out = model(*data)
+    for t in range(K):
+        torch.sum(out[:, t]).backward(retain_graph=True)
+        for m, d in enumerate(data):
+            norms = torch.norm(d.grad.detach().clone().view(B, -1), dim=1)
+            lip[m, t] = torch.maximum(torch.max(norms), lip[m, t])
+        # Every input grad zeroed between classes (the official code zeroes only audio.grad,
+        # inside the modality loop; same number of kernels, so the timing is unaffected).
+        for d in data:
+            d.grad.zero_()
+    return lip
+
+
 def lipschitz_step(model, dev, inputs):
-    """train.get_lip over one batch: per class, backward of sum_i fused[i, t] to both inputs."""
-    visual, audio, labels = inputs
-    B = labels.shape[0]
+    """train.get_lip over one batch (class_gradient_norms)."""
+    visual, audio, _ = inputs
     data = [visual.clone().requires_grad_(True), audio.clone().requires_grad_(True)]
     model.eval()
 
     def step():
-        lip = torch.zeros(2, K, device=dev)
-        _, _, out = model(data[0], data[1])
-        for t in range(K):
-            torch.sum(out[:, t]).backward(retain_graph=True)
-            for m in range(2):
-                norms = torch.norm(data[m].grad.detach().clone().view(B, -1), dim=1)
-                lip[m, t] = torch.maximum(torch.max(norms), lip[m, t])
-            # Both input grads zeroed between classes (the official code zeroes only audio.grad,
-            # inside the modality loop; same number of kernels, so the timing is unaffected).
-            for d in data:
-                d.grad.zero_()
-        return {"lip_max": lip.max(dim=1)[0]}
+        return {"lip_max": class_gradient_norms(model, data).max(dim=1)[0]}
     return step
 
 

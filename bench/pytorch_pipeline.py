@@ -159,13 +159,7 @@ def certify(model, lip_loader, test_loader, radii=(0.05, 0.1)):
     tau = torch.zeros(2, CLASSES, dtype=torch.float64)
     for v, a, _ in lip_loader:
         data = [v.clone().requires_grad_(True), a.clone().requires_grad_(True)]
-        out = model(*data)[2]
-        for t in range(CLASSES):
-            torch.sum(out[:, t]).backward(retain_graph=True)
-            for m in range(2):
-                norms = data[m].grad.reshape(v.shape[0], -1).norm(dim=1).max().double()
-                tau[m, t] = torch.maximum(tau[m, t], norms)
-                data[m].grad.zero_()
+        tau = torch.maximum(tau, bench.class_gradient_norms(model, data).double())
     eta = tau[:, :, None] + tau[:, None, :]                 # [M, y, j]
     denom = eta.pow(2).sum(0).sqrt()                        # [y, j]
     correct = [0] * len(radii)
