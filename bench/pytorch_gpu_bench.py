@@ -354,30 +354,39 @@ def visual_clamp(args):
     return clamp_visual_official if args.clamp_impl == "official" else clamp_visual_vectorized
 
 
+# rob_test.py's table: (name, case) with case None for clean inputs, (budgets, iters) for an attack
+# (budgets as l2_attack's) and the index of a missing (zeroed) modality otherwise.
+SUITE = ([("clean", None)]
+         + [("%s eps=%g on %s" % (attack, eps, where), (budgets, iters))
+            for attack, iters in (("fgm", 1), ("pgd", PGD_ITERS))
+            for eps, where, budgets in ((EPS, "all", None), (UNIMODAL_EPS, "visual", [UNIMODAL_EPS, 0.0]),
+                                        (UNIMODAL_EPS, "audio", [0.0, UNIMODAL_EPS]))]
+         + [("missing visual", 0), ("missing audio", 1)])
+
+
+def suite_inputs(model, case, visual, audio, labels, clamp):
+    """The inputs one SUITE case evaluates the model on."""
+    if case is None:
+        return visual, audio
+    if isinstance(case, int):
+        return [torch.zeros_like(x) if m == case else x for m, x in enumerate((visual, audio))]
+    return l2_attack(model, [visual, audio], labels, case[0], case[1], clamp)
+
+
 def eval_suite_step(model, args, dev, inputs):
-    """rob_test.py's table for one model on one batch: clean; FGM and l2-PGD at EPS on both
-    modalities and at UNIMODAL_EPS on each one alone (per-modality normalized steps); each
+    """rob_test.py's table for one model on one batch (SUITE): clean; FGM and l2-PGD at EPS on
+    both modalities and at UNIMODAL_EPS on each one alone (per-modality normalized steps); each
     modality missing (zeroed). Forward passes outside torch.no_grad(), as the official code."""
     visual, audio, labels = inputs
     clamp = visual_clamp(args)
     model.eval()
-
-    def attack(budgets, iters):
-        return l2_attack(model, [visual, audio], labels, budgets, iters, clamp)
 
     def accuracy(v, a):
         _, _, preds = model(v, a)
         return (torch.argmax(preds, 1).detach() == labels).float().mean()
 
     def step():
-        acc = [accuracy(visual, audio)]
-        for iters in (1, PGD_ITERS):
-            acc.append(accuracy(*attack(None, iters)))
-            for m in range(2):
-                budgets = [UNIMODAL_EPS if i == m else 0.0 for i in range(2)]
-                acc.append(accuracy(*attack(budgets, iters)))
-        acc.append(accuracy(torch.zeros_like(visual), audio))
-        acc.append(accuracy(visual, torch.zeros_like(audio)))
+        acc = [accuracy(*suite_inputs(model, case, visual, audio, labels, clamp)) for _, case in SUITE]
         return {"suite_accuracy": torch.stack(acc)}
     return step
 

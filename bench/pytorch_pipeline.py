@@ -126,30 +126,17 @@ def train(model, train_set, val_loader, args, out_dir):
 
 
 def suite(model, loader, clamp):
-    """The paper's evaluation table; returns {case: accuracy %}."""
+    """The paper's evaluation table (bench.SUITE); returns {case: accuracy %}."""
     model.eval()
-    cases = {"clean": None}
-    for name, iters in (("fgm", 1), ("pgd", bench.PGD_ITERS)):
-        cases["%s eps=0.5 on all" % name] = (None, iters)
-        cases["%s eps=1 on visual" % name] = ([bench.UNIMODAL_EPS, 0.0], iters)
-        cases["%s eps=1 on audio" % name] = ([0.0, bench.UNIMODAL_EPS], iters)
-    cases["missing visual"], cases["missing audio"] = "visual", "audio"
-    correct = {c: 0 for c in cases}
+    correct = {name: 0 for name, _ in bench.SUITE}
     total = 0
     for v, a, y in loader:
         total += y.numel()
-        for name, how in cases.items():
-            if how is None:
-                vv, aa = v, a
-            elif how == "visual":
-                vv, aa = torch.zeros_like(v), a
-            elif how == "audio":
-                vv, aa = v, torch.zeros_like(a)
-            else:
-                vv, aa = bench.l2_attack(model, [v, a], y, how[0], how[1], clamp)
+        for name, case in bench.SUITE:
+            vv, aa = bench.suite_inputs(model, case, v, a, y, clamp)
             with torch.no_grad():
                 correct[name] += (model(vv, aa)[2].argmax(1) == y).sum().item()
-    return {c: 100.0 * n / total for c, n in correct.items()}
+    return {name: 100.0 * n / total for name, n in correct.items()}
 
 
 def certify(model, lip_loader, test_loader, radii=(0.05, 0.1)):
