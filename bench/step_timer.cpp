@@ -95,14 +95,17 @@ double median_ms(int warmup, int iters, const c10::Device& device, F&& f) {
   return ms[ms.size() / 2];
 }
 
-// With --profile: `iters` more calls under LibTorch's autograd profiler, written to `path` as a
-// Chrome trace (bench/profile_table.py sums it per operator). Nothing when `path` is empty.
+// median_ms, and then, when `trace` names a file (--profile), `iters` more calls under LibTorch's
+// autograd profiler written there as a Chrome trace (bench/profile_table.py sums it per operator).
 template <typename F>
-void profile_calls(const std::string& path, int iters, const c10::Device& device, F&& f) {
-  if (path.empty()) return;
-  torch::autograd::profiler::RecordProfile guard(path);
-  for (int i = 0; i < iters; ++i) f();
-  synchronize(device);
+double timed(const std::string& trace, int warmup, int iters, const c10::Device& device, F&& f) {
+  const double ms = median_ms(warmup, iters, device, f);
+  if (!trace.empty()) {
+    torch::autograd::profiler::RecordProfile guard(trace);
+    for (int i = 0; i < iters; ++i) f();
+    synchronize(device);
+  }
+  return ms;
 }
 
 }  // namespace
@@ -183,8 +186,7 @@ int main(int argc, char** argv) {
         TrainingContext::StepHook hook = [&](const Batch& b, const StepResult& s) { m->before_step(net, b, s); };
         at::Tensor last_loss;
         auto step = [&] { last_loss = train_step(loss, hook, batch, opt, params, device, precision, scaler).loss.detach(); };
-        const double ms = median_ms(warmup, iters, device, step);
-        profile_calls(trace(workload, name), iters, device, step);
+        const double ms = timed(trace(workload, name), warmup, iters, device, step);
         record(workload, name, batch_size, ms, {{"final_loss", last_loss.item<double>()}});
       }
     }
@@ -199,8 +201,7 @@ int main(int argc, char** argv) {
         torch::NoGradGuard no_grad;
         hits = net->forward(adv).logits.argmax(1).eq(adv.labels).sum();
       };
-      const double ms = median_ms(warmup, iters, device, step);
-      profile_calls(trace("pgd", "fp32"), iters, device, step);
+      const double ms = timed(trace("pgd", "fp32"), warmup, iters, device, step);
       record("pgd", "fp32", pgd_batch, ms, {{"adv_accuracy", hits.item<double>() / pgd_batch}});
     }
     if (wanted(workloads, "eval_suite")) {
@@ -214,8 +215,7 @@ int main(int argc, char** argv) {
         accuracy.clear();
         for (const auto& c : cases) accuracy.push_back(evaluate(net, data, c, pgd_batch).accuracy);
       };
-      const double ms = median_ms(warmup, iters, device, step);
-      profile_calls(trace("eval_suite", "fp32"), iters, device, step);
+      const double ms = timed(trace("eval_suite", "fp32"), warmup, iters, device, step);
       record("eval_suite", "fp32", pgd_batch, ms, {{"suite_accuracy", accuracy}});
     }
     if (wanted(workloads, "lipschitz")) {
@@ -223,8 +223,7 @@ int main(int argc, char** argv) {
       auto data = random_dataset(shapes, lipschitz_batch, device);
       LipschitzEstimate est;
       auto step = [&] { est = empirical_lipschitz(net, data, lipschitz_batch, lipschitz_batch); };
-      const double ms = median_ms(std::min(warmup, 1), std::max(1, iters / 3), device, step);
-      profile_calls(trace("lipschitz", "fp32"), std::max(1, iters / 3), device, step);
+      const double ms = timed(trace("lipschitz", "fp32"), std::min(warmup, 1), std::max(1, iters / 3), device, step);
       record("lipschitz", "fp32", lipschitz_batch, ms, {{"tau_max", est.tau.max().item<double>()}});
     }
   } catch (const std::exception& e) {
