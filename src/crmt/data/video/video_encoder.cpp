@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <utility>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/cpu.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
@@ -34,6 +36,28 @@ struct TemporaryFile {
     if (!renamed) std::filesystem::remove(path, ec);
   }
 };
+
+// libx264's `asm` setting: every instruction set libav finds on this CPU except AVX-512, in x264's
+// names (each name implies the sets below it). x264 0.164's AVX-512 routines read memory it never
+// wrote: with them the same frames encoded to other bytes whenever the heap held other leftovers.
+std::string x264_instruction_sets() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const std::pair<int, const char*> sets[] = {
+      {AV_CPU_FLAG_MMXEXT, "MMX2"}, {AV_CPU_FLAG_SSE, "SSE"},     {AV_CPU_FLAG_SSE2, "SSE2"},
+      {AV_CPU_FLAG_SSE3, "SSE3"},   {AV_CPU_FLAG_SSSE3, "SSSE3"}, {AV_CPU_FLAG_SSE4, "SSE4.1"},
+      {AV_CPU_FLAG_SSE42, "SSE4.2"}, {AV_CPU_FLAG_AVX, "AVX"},    {AV_CPU_FLAG_XOP, "XOP"},
+      {AV_CPU_FLAG_FMA4, "FMA4"},   {AV_CPU_FLAG_FMA3, "FMA3"},   {AV_CPU_FLAG_BMI1, "BMI1"},
+      {AV_CPU_FLAG_BMI2, "BMI2"},   {AV_CPU_FLAG_AVX2, "AVX2"}};
+  const int cpu = av_get_cpu_flags();
+  std::string names;
+  for (const auto& [flag, name] : sets)
+    if (cpu & flag) names += (names.empty() ? "" : ",") + std::string(name);
+  if ((cpu & AV_CPU_FLAG_SSE2) && !(cpu & AV_CPU_FLAG_SSE2SLOW)) names += ",SSE2Fast";
+  return names.empty() ? "0" : names;  // "0": x264's C code only
+#else
+  return "auto";  // no AVX-512 elsewhere
+#endif
+}
 
 // One file being written: the muxer, and an encoder per stream.
 class Writer {
@@ -74,6 +98,8 @@ class Writer {
     if (o_.video_codec == "libx264") {
       check(av_opt_set(c->priv_data, "preset", o_.preset.c_str(), 0), "libx264 preset '" + o_.preset + "'");
       check(av_opt_set_double(c->priv_data, "crf", o_.crf, 0), "libx264 crf");
+      check(av_opt_set(c->priv_data, "x264-params", ("asm=" + x264_instruction_sets()).c_str(), 0),
+            "libx264 instruction sets");
     } else {
       // A fixed quantiser (as ffmpeg -q:v): the frames carry it in AVFrame::quality too.
       c->flags |= AV_CODEC_FLAG_QSCALE;

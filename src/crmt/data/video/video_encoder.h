@@ -22,7 +22,7 @@ struct VideoEncodeOptions {
   int audio_rate = 44100;               // the track's sample rate (the input is resampled to it)
   int audio_channels = 2;               // the mono input is copied to every channel
   int64_t audio_bitrate = 128000;
-  int threads = 1;                      // 1: the same bytes on every machine; 0: libav's choice
+  int threads = 1;                      // 1: the same bytes every run; 0: libav's choice
 };
 
 // Frame `index` (0-based) of a video: an RGB Image (3 channels), every frame the same size.
