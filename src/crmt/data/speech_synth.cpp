@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -70,6 +71,10 @@ int collect_samples(short* wav, int numsamples, espeak_EVENT* /*events*/) {
 }
 
 [[noreturn]] void child_main(int fd, const std::vector<SpeechRequest>& requests) {
+  // eSpeak-ng 1.51 takes the breath and frication noise of some voices (f2, f3, ...) from rand(),
+  // whose state a forked child inherits: without this, any rand() call of the process before the
+  // fork changed the speech. srand(1) is the state a process starts with.
+  std::srand(1);
   try {
     int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, espeakINITIALIZE_DONT_EXIT);
     if (rate <= 0)
