@@ -7,20 +7,22 @@
 #include <fstream>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "crmt/core/config.h"
 #include "crmt/core/error.h"
-#include "crmt/data/idx_reader.h"
-#include "crmt/data/io/npy.h"
-#include "crmt/data/io/wav.h"
+#include "crmt/media/io/idx_reader.h"
+#include "crmt/media/io/npy.h"
+#include "crmt/media/io/wav.h"
 #include "crmt/data/array_store.h"
 #include "crmt/data/embedded_dataset.h"
 #include "crmt/data/prepare/manifest.h"
 #include "crmt/data/sources/clip_files.h"
-#include "crmt/data/video/video_decoder.h"
+#include "crmt/media/video/video_decoder.h"
 #include "crmt/train/checkpoint_info.h"
 
 #include <caffe2/serialize/inline_container.h>
+#include <nlohmann/json.hpp>
 
 namespace crmt::fuzz {
 
@@ -84,7 +86,15 @@ void wav(const uint8_t* data, size_t size) {
 void npy(const uint8_t* data, size_t size) {
   const InputFile file(data, size, ".npy");
   const auto& path = file.path;
-  refused_or_read([&] { (void)read_npy(path); });
+  std::vector<char> elements;
+  refused_or_read([&] {
+    read_npy(path, [&](NpyDtype type, const std::vector<int64_t>& shape) {
+      size_t count = 1;
+      for (auto d : shape) count *= static_cast<size_t>(d);
+      elements.resize(count * npy_element_size(type));
+      return static_cast<void*>(elements.data());
+    });
+  });
 }
 
 void index_file(const uint8_t* data, size_t size) {

@@ -13,7 +13,7 @@
 #         variants   both again with cuDNN autotuning, PyTorch also with its fastest eager code
 #         accuracy   the embedded set: JT trained on CUDA in each of PRECISIONS, evaluated on CUDA
 #                    and on the CPU from the same checkpoint
-#         buildtests the whole suite's binary
+#         buildtests the whole suite's binaries (unit and integration)
 #         tests      the whole suite (CUDA present, so device tests run on both)
 # TIME_BUDGET=N seconds stops the later phases in time for the summary to come back.
 # Results go to gpu-check-out/ (RESULTS=...): summary.md, logs and JSON; where $OUT is set (the
@@ -141,7 +141,7 @@ if want accuracy; then
 fi
 
 if want buildtests; then
-  within_budget cmake --build "$BUILD" -j "$(nproc)" --target crmt_tests -- -k 0 > "$RESULTS/build-tests.log" 2>&1
+  within_budget cmake --build "$BUILD" -j "$(nproc)" --target crmt_tests crmt_integration_tests -- -k 0 > "$RESULTS/build-tests.log" 2>&1
   rc=$?
   say "test build: exit $rc after $(elapsed) s"
   [ $rc -ne 0 ] && { say '```'; grep -E "error|FAILED" "$RESULTS/build-tests.log" | head -30 | tee -a "$SUMMARY"; say '```'; }

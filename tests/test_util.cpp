@@ -119,6 +119,21 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+std::string write_file(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return path.string();
+}
+
+std::map<std::string, std::string> tree_of(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::map<std::string, std::string> out;
+  for (const auto& f : fs::recursive_directory_iterator(dir))
+    if (f.is_regular_file()) out[fs::relative(f.path(), dir).string()] = read_file(f.path());
+  return out;
+}
+
+std::string fixture_path(const std::string& name) { return std::string(CRMT_SOURCE_DIR) + "/tests/data/fixtures/" + name; }
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();

@@ -1,6 +1,7 @@
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,12 @@ MultiModalDataset bounded_copy(const MultiModalDataset& d, size_t m, double lowe
 
 // The bytes of a file ("" when it cannot be read).
 std::string read_file(const std::filesystem::path& path);
+// Writes `bytes` to `path` as they are; returns the path.
+std::string write_file(const std::filesystem::path& path, const std::string& bytes);
+// Every regular file under `dir` (relative path -> bytes).
+std::map<std::string, std::string> tree_of(const std::filesystem::path& dir);
+// A file of tests/data/fixtures, the reference outputs of other implementations.
+std::string fixture_path(const std::string& name);
 
 // The message of the crmt::Error that `f` throws, or "" when it throws none.
 std::string error_of(const std::function<void()>& f);

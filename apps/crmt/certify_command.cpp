@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "crmt/certify/apgd_check.h"
 #include "crmt/certify/audit.h"

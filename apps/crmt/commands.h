@@ -1,8 +1,10 @@
 #pragma once
-#include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace crmt::cli {
 

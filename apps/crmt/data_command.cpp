@@ -1,6 +1,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "crmt/core/runtime.h"
 #include "crmt/data/data_factory.h"

@@ -1,5 +1,7 @@
 #include <nlohmann/json.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "crmt/attacks/attack_registry.h"
 #include "crmt/core/error.h"

@@ -1,3 +1,5 @@
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"

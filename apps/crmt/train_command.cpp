@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "crmt/core/atomic_file.h"
 #include "crmt/core/device.h"

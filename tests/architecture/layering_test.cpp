@@ -13,8 +13,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // Bottom to top.
-const std::vector<std::string> kLayers = {"core",  "data", "models",  "attacks",  "train",
-                                          "certify", "eval", "methods", "pipeline", "report"};
+const std::vector<std::string> kLayers = {"core",    "media", "data",    "models",   "attacks", "train",
+                                          "certify", "eval",  "methods", "pipeline", "report"};
 
 int rank_of(const std::string& folder) {
   for (size_t i = 0; i < kLayers.size(); ++i)

@@ -10,11 +10,7 @@
 namespace crmt {
 namespace {
 
-std::string write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-  return path.string();
-}
-
+using test::write_file;
 using test::error_of;
 
 TEST(Config, FileAndOverridesReplaceDefaults) {

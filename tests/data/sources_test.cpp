@@ -9,7 +9,7 @@
 #include "crmt/core/error.h"
 #include "crmt/data/data_factory.h"
 #include "crmt/data/fixtures/make_fixture.h"
-#include "crmt/data/io/npy.h"
+#include "crmt/data/npy_tensor.h"
 #include "crmt/data/loader.h"
 #include "test_util.h"
 

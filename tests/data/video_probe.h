@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "crmt/data/image/image.h"
+#include "crmt/media/image/image.h"
 #include "test_util.h"
 
 namespace crmt::test {

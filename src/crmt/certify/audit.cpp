@@ -18,7 +18,7 @@ namespace crmt {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kUnboundedRatio = std::numeric_limits<double>::infinity();
 
 // Largest ratio observed / estimated over the entries where the estimate is positive; an observed
 // positive value against a zero estimate is an infinite ratio.
@@ -28,14 +28,8 @@ double max_ratio(const at::Tensor& observed, const at::Tensor& estimate) {
   double worst = 0;
   if (pos.any().item<bool>()) worst = (observed.masked_select(pos) / est.masked_select(pos)).max().item<double>();
   auto zero_est = (~pos) & (observed > 1e-12);
-  if (zero_est.any().item<bool>()) worst = kInf;
+  if (zero_est.any().item<bool>()) worst = kUnboundedRatio;
   return worst;
-}
-
-nlohmann::json number(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
 }
 
 
@@ -217,7 +211,7 @@ AuditResult audit_certificate(MultiModalNet& net, const MultiModalDataset& data,
   }
   result.violation_share =
       result.attacked ? static_cast<double>(result.violations) / static_cast<double>(result.attacked) : 0.0;
-  result.min_flip_ratio = kInf;
+  result.min_flip_ratio = kUnboundedRatio;
   for (double r : result.flip_ratios) result.min_flip_ratio = std::min(result.min_flip_ratio, r);
   return result;
 }
@@ -234,12 +228,12 @@ nlohmann::json audit_json(const AuditResult& a) {
   j["flipped"] = a.flipped;
   j["violations"] = a.violations;
   j["violation_share"] = a.violation_share;
-  j["min_flip_ratio"] = number(a.min_flip_ratio);
+  j["min_flip_ratio"] = json_number(a.min_flip_ratio);
   auto tau = nlohmann::json::object();
   auto pair = nlohmann::json::object();
   for (size_t m = 0; m < a.modalities.size(); ++m) {
-    tau[a.modalities[m]] = number(a.max_tau_ratio[m]);
-    pair[a.modalities[m]] = number(a.max_pairwise_ratio[m]);
+    tau[a.modalities[m]] = json_number(a.max_tau_ratio[m]);
+    pair[a.modalities[m]] = json_number(a.max_pairwise_ratio[m]);
   }
   j["max_gradient_over_tau"] = tau;
   j["max_pairwise_gradient_over_estimate"] = pair;

@@ -17,27 +17,27 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-nlohmann::json number(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
-}
-
 nlohmann::json numbers(const std::vector<double>& v) {
   auto out = nlohmann::json::array();
-  for (double x : v) out.push_back(number(x));
+  for (double x : v) out.push_back(json_number(x));
   return out;
 }
 
 nlohmann::json tensor_json(const at::Tensor& t) {
   auto c = t.to(torch::kDouble).cpu().contiguous();
-  if (c.dim() == 0) return number(c.item<double>());
+  if (c.dim() == 0) return json_number(c.item<double>());
   auto out = nlohmann::json::array();
   for (int64_t i = 0; i < c.size(0); ++i) out.push_back(tensor_json(c[i]));
   return out;
 }
 
 }  // namespace
+
+nlohmann::json json_number(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  return value;
+}
 
 std::string format_number(double value, int precision) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
@@ -214,11 +214,11 @@ nlohmann::json certificate_json(const Certificate& cert, bool per_sample) {
   j["modalities"] = cert.modalities;
   j["num_classes"] = cert.num_classes;
   j["samples"] = cert.samples.size();
-  j["clean_accuracy"] = number(cert.clean_accuracy);
+  j["clean_accuracy"] = json_number(cert.clean_accuracy);
   j["radii"] = numbers(cert.radii);
   j["certified_accuracy"] = numbers(cert.certified_accuracy);
-  j["mean_radius"] = number(cert.mean_radius);
-  j["median_radius"] = number(cert.median_radius);
+  j["mean_radius"] = json_number(cert.mean_radius);
+  j["median_radius"] = json_number(cert.median_radius);
   j["eta"] = tensor_json(cert.eta);
   j["mean_eta"] = numbers(cert.mean_eta);
   auto ratio = nlohmann::json::array();
@@ -227,7 +227,7 @@ nlohmann::json certificate_json(const Certificate& cert, bool per_sample) {
     std::vector<double> row;
     for (size_t b = 0; b < M; ++b) row.push_back(cert.eta_ratio(a, b));
     ratio.push_back(numbers(row));
-    ratio_first.push_back(number(cert.eta_ratio(a, 0)));
+    ratio_first.push_back(json_number(cert.eta_ratio(a, 0)));
   }
   j["eta_ratio"] = ratio;                 // [a][b] = mean_eta[a] / mean_eta[b]
   j["eta_ratio_to_first"] = ratio_first;  // mean_eta[m] / mean_eta[0]
@@ -242,8 +242,8 @@ nlohmann::json certificate_json(const Certificate& cert, bool per_sample) {
                       {"prediction", s.prediction},
                       {"runner_up", s.runner_up},
                       {"nearest_class", s.nearest_class},
-                      {"radius", number(s.radius)},
-                      {"runner_up_radius", number(s.runner_up_radius)},
+                      {"radius", json_number(s.radius)},
+                      {"runner_up_radius", json_number(s.runner_up_radius)},
                       {"unimodal_radius", numbers(s.unimodal_radius)}});
     j["per_sample"] = rows;
   }

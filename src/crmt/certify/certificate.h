@@ -96,5 +96,7 @@ Table per_sample_table(const Certificate& cert);
 
 // Formats a radius or ratio for people ("inf" for infinity).
 std::string format_number(double value, int precision = 4);
+// A number for machines: JSON has no NaN or infinity, so they become "nan", "inf" and "-inf".
+nlohmann::json json_number(double value);
 
 }  // namespace crmt

@@ -1,5 +1,7 @@
 #include "crmt/core/runtime.h"
 
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <malloc.h>
 
@@ -53,6 +55,6 @@ void configure_allocator() {
   mallopt(M_TRIM_THRESHOLD, kKeep);
 }
 
-void seed_everything(uint64_t seed) { torch::manual_seed(seed); }
+void seed_everything(uint64_t seed) { at::manual_seed(seed); }
 
 }  // namespace crmt

@@ -15,7 +15,6 @@ namespace crmt {
 
 namespace {
 
-std::string join_path(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
 // The store knows three element types; another one would be written under a wrong name.
 std::string dtype_name(at::ScalarType type, const std::string& path) {
@@ -74,6 +73,8 @@ void read_exactly(const std::string& path, void* data, uint64_t bytes) {
 }
 
 }  // namespace
+
+std::string join_path(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
 ArrayFile save_array(const std::string& dir, const std::string& name, const std::string& split,
                      const std::string& role, const at::Tensor& t) {

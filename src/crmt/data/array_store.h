@@ -10,6 +10,9 @@
 
 namespace crmt {
 
+// The path of file `name` in folder `dir`.
+std::string join_path(const std::string& dir, const std::string& name);
+
 // A folder of raw arrays plus a JSON manifest (meta.json) that lists them. Each array is one file of
 // its elements in native (little-endian) byte order, no header; the manifest entry records its
 // dtype, shape, size and CRC-32, so that a missing, truncated or corrupt file is caught on loading.

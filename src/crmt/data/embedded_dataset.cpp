@@ -8,8 +8,8 @@
 #include "crmt/core/error.h"
 #include "crmt/core/progress.h"
 #include "crmt/data/array_store.h"
-#include "crmt/data/idx_reader.h"
-#include "crmt/data/log_mel.h"
+#include "crmt/media/io/idx_reader.h"
+#include "crmt/media/audio/log_mel.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -20,7 +20,6 @@ namespace {
 
 constexpr const char* kFormat = "crmt-embedded";
 
-std::string join_path(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
 json recipe_json(const EmbeddedRecipe& r) {
   return json{{"train_utterances_per_class", r.train_utterances_per_class},

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "crmt/data/log_mel.h"
-#include "crmt/data/speech_synth.h"
+#include "crmt/media/audio/log_mel.h"
+#include "crmt/media/speech/speech_synth.h"
 
 namespace crmt {
 

@@ -160,11 +160,6 @@ std::string page_intro(const std::vector<RunAnalysis>& runs) {
       runs.size(), fmt::join(runs.front().fgm.strengths, ", "));
 }
 
-template <typename T>
-void append(std::vector<T>& to, std::vector<T> more) {
-  for (auto& x : more) to.push_back(std::move(x));
-}
-
 }  // namespace
 
 ReportSummary write_report(const std::vector<RunAnalysis>& runs, const ReportOptions& o) {
@@ -177,11 +172,11 @@ ReportSummary write_report(const std::vector<RunAnalysis>& runs, const ReportOpt
   ReportSummary summary;
 
   std::vector<HtmlSection> sections{overview_section(runs)};
-  append(sections, write_paper_tables(runs, o, out, summary));
+  for (auto& s : write_paper_tables(runs, o, out, summary)) sections.push_back(std::move(s));
   for (const auto& r : runs) write_run_files(r, out);
   const auto figs = paper_figures(runs);
   const auto files = write_figures(figs, fig_dir.string());
-  append(sections, draw_figures(figs, files, fig_dir.string(), o, summary));
+  for (auto& s : draw_figures(figs, files, fig_dir.string(), o, summary)) sections.push_back(std::move(s));
   for (const auto& r : runs) {
     if (!r.certificate_error.empty())
       summary.warnings.push_back(fmt::format("run {}: no certificate figures: {}", r.name, r.certificate_error));

@@ -14,7 +14,7 @@ namespace crmt {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNoUpperBound = std::numeric_limits<double>::infinity();
 
 }  // namespace
 
@@ -69,7 +69,7 @@ double CrownCertifier::bound_at(const Sample& s, int modality, double R, int64_t
       if (modality < 0 || static_cast<int>(m) == modality) eta_norm += s.eta_rows[m].square();
     eta_norm = eta_norm.sqrt();
   }
-  double r = kInf;
+  double r = kNoUpperBound;
   for (int64_t j = 0; j < total.size(0); ++j) {
     double rj = bound_ratio(total[j].item<double>(), norm[j].item<double>());
     // Each pair's sound radius is the better of CROWN's (valid up to R) and the global Lipschitz one
@@ -88,7 +88,7 @@ double CrownCertifier::search(const Sample& s, int modality, double start, int64
   // relaxations); every evaluation certifies min(R, rho(R)), best at the fixed point rho(R) = R.
   // Jump to rho while certified (exact at once for linear encoders), otherwise try the geometric
   // mean of R and rho inside the bracket (best, hi).
-  double best = 0, hi = kInf, R = start;
+  double best = 0, hi = kNoUpperBound, R = start;
   for (int k = 0; k < options_.max_evaluations; ++k) {
     ++*evaluations;
     int64_t limiting = 0;
@@ -135,7 +135,7 @@ CrownRadius CrownCertifier::radius(const std::vector<at::Tensor>& x0, int64_t p)
   // The global Lipschitz radius is certified already: the search starts there.
   auto lipschitz_radius = [&](int modality) {
     if (!eta_.defined()) return 0.0;
-    double r = kInf;
+    double r = kNoUpperBound;
     for (int64_t j = 0; j < s.margin.size(0); ++j) {
       double squares = 0;
       for (size_t m = 0; m < M; ++m)

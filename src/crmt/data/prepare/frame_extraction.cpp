@@ -4,10 +4,10 @@
 
 #include <optional>
 
-#include "crmt/data/io/jpeg.h"
-#include "crmt/data/video/frame_rate.h"
-#include "crmt/data/video/optical_flow.h"
-#include "crmt/data/video/video_decoder.h"
+#include "crmt/media/io/jpeg.h"
+#include "crmt/media/video/frame_rate.h"
+#include "crmt/media/video/optical_flow.h"
+#include "crmt/media/video/video_decoder.h"
 
 namespace crmt::prepare {
 

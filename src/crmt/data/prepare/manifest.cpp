@@ -4,12 +4,20 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
 
 namespace crmt::prepare {
 
-Manifest::Manifest(std::string path) : path_(std::move(path)) {
+struct Manifest::Entries {
+  std::map<std::string, nlohmann::json> by_clip;
+};
+
+Manifest::Manifest(std::string path) : path_(std::move(path)), entries_(std::make_unique<Entries>()) {
   bool ends_with_newline = true;
   {
     std::ifstream in(path_, std::ios::binary);
@@ -20,7 +28,7 @@ Manifest::Manifest(std::string path) : path_(std::move(path)) {
         auto entry = nlohmann::json::parse(line);
         if (entry.is_object() && entry.contains("clip") && entry["clip"].is_string()) {
           const auto key = entry["clip"].get<std::string>();
-          entries_[key] = std::move(entry);
+          entries_->by_clip[key] = std::move(entry);
         }
       } catch (const nlohmann::json::exception&) {
         // a line cut short by a kill: that clip is simply not recorded
@@ -42,8 +50,8 @@ Manifest::~Manifest() {
 }
 
 const nlohmann::json* Manifest::find(const std::string& key) const {
-  const auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : &it->second;
+  const auto it = entries_->by_clip.find(key);
+  return it == entries_->by_clip.end() ? nullptr : &it->second;
 }
 
 void Manifest::append(const nlohmann::json& entry) {
@@ -58,7 +66,7 @@ void Manifest::append(const nlohmann::json& entry) {
     left -= static_cast<size_t>(n);
   }
   if (::fdatasync(fd_) != 0) fail("{}: cannot sync", path_);
-  entries_[entry.at("clip").get<std::string>()] = entry;
+  entries_->by_clip[entry.at("clip").get<std::string>()] = entry;
 }
 
 }  // namespace crmt::prepare

@@ -1,12 +1,12 @@
 #pragma once
 // prepare_manifest.jsonl: one JSON object per line, appended as each clip ends, synced to disk.
 // The last line of a clip wins. Internal to src/crmt/data/prepare.
-#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 namespace crmt::prepare {
 
@@ -27,7 +27,8 @@ class Manifest {
  private:
   std::string path_;
   int fd_ = -1;
-  std::map<std::string, nlohmann::json> entries_;
+  struct Entries;  // the last entry of each clip
+  std::unique_ptr<Entries> entries_;
   std::mutex mutex_;
 };
 

@@ -10,13 +10,14 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "crmt/core/atomic_file.h"
 #include "crmt/core/progress.h"
 #include "crmt/data/prepare/manifest.h"
 #include "crmt/data/prepare/recipe.h"
-#include "crmt/data/video/optical_flow.h"
-#include "crmt/data/video/video_decoder.h"
+#include "crmt/media/video/optical_flow.h"
+#include "crmt/media/video/video_decoder.h"
 
 namespace crmt {
 namespace fs = std::filesystem;

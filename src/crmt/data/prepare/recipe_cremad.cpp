@@ -6,19 +6,19 @@
 
 #include <algorithm>
 
-#include "crmt/data/audio/spectrogram.h"
-#include "crmt/data/io/npy.h"
-#include "crmt/data/io/wav.h"
+#include "crmt/media/audio/spectrogram.h"
+#include "crmt/data/npy_tensor.h"
+#include "crmt/media/io/wav.h"
 #include "crmt/data/prepare/frame_extraction.h"
 #include "crmt/data/prepare/recipe.h"
 #include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"
-#include "crmt/data/video/video_decoder.h"
+#include "crmt/media/video/video_decoder.h"
 
 namespace crmt::prepare {
 namespace {
 
-constexpr int kRate = 22050;
+constexpr int kCremadRate = 22050;
 
 class Cremad : public Recipe {
  public:
@@ -61,12 +61,12 @@ class Cremad : public Recipe {
     if (!task.audio.empty()) {
       try {
         const auto wav = read_wav(task.audio);
-        audio = resample(wav.mono(), wav.sample_rate, kRate);
+        audio = resample(wav.mono(), wav.sample_rate, kCremadRate);
       } catch (const Error& e) {
         throw ClipError(e.what());
       }
     } else if (video.has_audio()) {
-      audio = pcm16_to_float(video.decode_audio(kRate, 1));
+      audio = pcm16_to_float(video.decode_audio(kCremadRate, 1));
     } else {
       throw ClipError(fmt::format("{}: no AudioWAV/{}.wav and no audio stream in the video", task.video, task.name));
     }
@@ -75,13 +75,13 @@ class Cremad : public Recipe {
     const std::string stem = "AudioWAV/" + task.name;
     // The .npy holds what the loader computes from the written wav.
     out.write(stem + ".npy", encode_npy(cremad_audio_feature(pcm16_to_float(pcm))));
-    out.write(stem + ".wav", encode_wav(pcm, kRate, stem + ".wav"));
+    out.write(stem + ".wav", encode_wav(pcm, kCremadRate, stem + ".wav"));
     out.declare(plan.ogm_dir);
     out.declare(stem + ".npy");
     out.declare(stem + ".wav");
     ClipResult r;
     r.frames = counts.ogm_frames;
-    r.audio_seconds = static_cast<double>(audio.size()) / kRate;
+    r.audio_seconds = static_cast<double>(audio.size()) / kCremadRate;
     return r;
   }
 

@@ -3,18 +3,18 @@
 // mono audio as float32 [1024, 128] .npy.
 #include <fmt/format.h>
 
-#include "crmt/data/audio/spectrogram.h"
-#include "crmt/data/io/npy.h"
+#include "crmt/media/audio/spectrogram.h"
+#include "crmt/data/npy_tensor.h"
 #include "crmt/data/prepare/frame_extraction.h"
 #include "crmt/data/prepare/recipe.h"
 #include "crmt/data/sources/clip_files.h"
-#include "crmt/data/video/video_decoder.h"
+#include "crmt/media/video/video_decoder.h"
 
 namespace crmt::prepare {
 namespace {
 
-constexpr int kRate = 16000;
-constexpr int kMinFrames = 4;  // the official loader uses a clip when its folder holds more than 3
+constexpr int kKineticsSoundsRate = 16000;
+constexpr int kKineticsSoundsMinFrames = 4;  // the official loader uses a clip when its folder holds more than 3
 
 class KineticsSounds : public Recipe {
  public:
@@ -52,18 +52,18 @@ class KineticsSounds : public Recipe {
     plan.rate_dir = (task.train ? "train-frames-1fps/train/" : "val-frames-1fps/test/") + task.name;
     plan.quality = quality_;
     const auto counts = extract_frames(video, plan, out);
-    if (counts.rate_frames < kMinFrames)
+    if (counts.rate_frames < kKineticsSoundsMinFrames)
       throw ClipError(fmt::format("{}: too short: {} frames at {} fps (the loader needs {} or more)", task.video,
-                                  counts.rate_frames, fps_, kMinFrames));
-    const auto samples = pcm16_to_float(video.decode_audio(kRate, 1));
+                                  counts.rate_frames, fps_, kKineticsSoundsMinFrames));
+    const auto samples = pcm16_to_float(video.decode_audio(kKineticsSoundsRate, 1));
     if (samples.size() < 400) throw ClipError(fmt::format("{}: too short: {} audio samples", task.video, samples.size()));
     const std::string spec = (task.train ? "train_spec/" : "test_spec/") + task.name + ".npy";
-    out.write(spec, encode_npy(ks_audio_feature(samples, kRate, 1024)));
+    out.write(spec, encode_npy(ks_audio_feature(samples, kKineticsSoundsRate, 1024)));
     out.declare(plan.rate_dir);
     out.declare(spec);  // last: the loader takes a clip whose .npy exists
     ClipResult r;
     r.frames = counts.rate_frames;
-    r.audio_seconds = static_cast<double>(samples.size()) / kRate;
+    r.audio_seconds = static_cast<double>(samples.size()) / kKineticsSoundsRate;
     return r;
   }
 

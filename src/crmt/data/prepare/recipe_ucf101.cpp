@@ -10,7 +10,7 @@
 #include "crmt/data/prepare/frame_extraction.h"
 #include "crmt/data/prepare/recipe.h"
 #include "crmt/data/sources/clip_files.h"
-#include "crmt/data/video/video_decoder.h"
+#include "crmt/media/video/video_decoder.h"
 
 namespace crmt::prepare {
 namespace {

@@ -4,19 +4,19 @@
 // random, taken at its expected start (2.5 s) for loaders that read a fixed spectrogram.
 #include <fmt/format.h>
 
-#include "crmt/data/audio/spectrogram.h"
-#include "crmt/data/io/npy.h"
-#include "crmt/data/io/wav.h"
+#include "crmt/media/audio/spectrogram.h"
+#include "crmt/data/npy_tensor.h"
+#include "crmt/media/io/wav.h"
 #include "crmt/data/prepare/frame_extraction.h"
 #include "crmt/data/prepare/recipe.h"
 #include "crmt/data/sources/clip_files.h"
-#include "crmt/data/video/video_decoder.h"
+#include "crmt/media/video/video_decoder.h"
 
 namespace crmt::prepare {
 namespace {
 
-constexpr int kRate = 16000;
-constexpr int kMinFrames = 4;  // the loaders use a clip whose frame folder holds more than 3
+constexpr int kVggSoundRate = 16000;
+constexpr int kVggSoundMinFrames = 4;  // the loaders use a clip whose frame folder holds more than 3
 
 class VggSound : public Recipe {
  public:
@@ -56,20 +56,20 @@ class VggSound : public Recipe {
     plan.ogm_dir = fmt::format("{0}-videos/{0}-set-img/Image-01-FPS/{1}.mp4", split, task.name);
     plan.quality = quality_;
     const auto counts = extract_frames(video, plan, out);
-    if (counts.ogm_frames < kMinFrames)
+    if (counts.ogm_frames < kVggSoundMinFrames)
       throw ClipError(fmt::format("{}: too short: {} frames at 1 fps (the loader needs {} or more)", task.video,
-                                  counts.ogm_frames, kMinFrames));
-    const auto pcm = video.decode_audio(kRate, 1);
+                                  counts.ogm_frames, kVggSoundMinFrames));
+    const auto pcm = video.decode_audio(kVggSoundRate, 1);
     if (pcm.empty()) throw ClipError(fmt::format("{}: no audio samples", task.video));
     const std::string audio = fmt::format("{0}-audios/{0}-set/{1}", split, task.name);
     out.write(audio + ".npy", encode_npy(vggsound_audio_feature(pcm16_to_float(pcm), kVggSoundWindowRange / 2)));
-    out.write(audio + ".wav", encode_wav(pcm, kRate, audio + ".wav"));
+    out.write(audio + ".wav", encode_wav(pcm, kVggSoundRate, audio + ".wav"));
     out.declare(plan.ogm_dir);
     out.declare(audio + ".npy");
     out.declare(audio + ".wav");  // last: the loader takes a clip whose audio exists
     ClipResult r;
     r.frames = counts.ogm_frames;
-    r.audio_seconds = static_cast<double>(pcm.size()) / kRate;
+    r.audio_seconds = static_cast<double>(pcm.size()) / kVggSoundRate;
     return r;
   }
 

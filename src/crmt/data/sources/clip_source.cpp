@@ -6,8 +6,8 @@
 
 #include "crmt/core/error.h"
 #include "crmt/data/embedded_synthesis.h"
-#include "crmt/data/image/image_ops.h"
-#include "crmt/data/io/npy.h"
+#include "crmt/media/image/image_ops.h"
+#include "crmt/data/npy_tensor.h"
 #include "crmt/data/sources/clip_files.h"
 
 namespace crmt {

@@ -8,7 +8,7 @@
 #include "crmt/core/config.h"
 #include "crmt/data/bad_samples.h"
 #include "crmt/data/dataset.h"
-#include "crmt/data/image/image.h"
+#include "crmt/media/image/image.h"
 #include "crmt/data/source.h"
 
 namespace crmt {

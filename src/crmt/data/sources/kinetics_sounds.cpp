@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "crmt/core/error.h"
-#include "crmt/data/io/jpeg.h"
+#include "crmt/media/io/jpeg.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "crmt/core/error.h"
-#include "crmt/data/image/image_ops.h"
-#include "crmt/data/io/jpeg.h"
+#include "crmt/media/image/image_ops.h"
+#include "crmt/media/io/jpeg.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/clip_files.h"
 #include "crmt/data/sources/clip_source.h"

@@ -8,9 +8,9 @@
 #include <map>
 
 #include "crmt/core/error.h"
-#include "crmt/data/audio/spectrogram.h"
-#include "crmt/data/io/jpeg.h"
-#include "crmt/data/io/wav.h"
+#include "crmt/media/audio/spectrogram.h"
+#include "crmt/media/io/jpeg.h"
+#include "crmt/media/io/wav.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/clip_files.h"
 #include "crmt/data/sources/clip_source.h"
