@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "crmt/media/io/jpeg.h"
 #include "crmt/data/npy_tensor.h"
+#include "crmt/media/io/jpeg.h"
 #include "crmt/media/io/npy.h"
 #include "crmt/media/io/wav.h"
 #include "test_util.h"

@@ -9,8 +9,8 @@
 #include "crmt/core/error.h"
 #include "crmt/data/data_factory.h"
 #include "crmt/data/fixtures/make_fixture.h"
-#include "crmt/data/npy_tensor.h"
 #include "crmt/data/loader.h"
+#include "crmt/data/npy_tensor.h"
 #include "test_util.h"
 
 namespace crmt {

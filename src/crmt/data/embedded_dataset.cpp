@@ -8,8 +8,8 @@
 #include "crmt/core/error.h"
 #include "crmt/core/progress.h"
 #include "crmt/data/array_store.h"
-#include "crmt/media/io/idx_reader.h"
 #include "crmt/media/audio/log_mel.h"
+#include "crmt/media/io/idx_reader.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -6,13 +6,13 @@
 
 #include <algorithm>
 
-#include "crmt/media/audio/spectrogram.h"
 #include "crmt/data/npy_tensor.h"
-#include "crmt/media/io/wav.h"
 #include "crmt/data/prepare/frame_extraction.h"
 #include "crmt/data/prepare/recipe.h"
 #include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"
+#include "crmt/media/audio/spectrogram.h"
+#include "crmt/media/io/wav.h"
 #include "crmt/media/video/video_decoder.h"
 
 namespace crmt::prepare {

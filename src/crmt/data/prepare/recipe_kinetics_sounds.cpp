@@ -3,11 +3,11 @@
 // mono audio as float32 [1024, 128] .npy.
 #include <fmt/format.h>
 
-#include "crmt/media/audio/spectrogram.h"
 #include "crmt/data/npy_tensor.h"
 #include "crmt/data/prepare/frame_extraction.h"
 #include "crmt/data/prepare/recipe.h"
 #include "crmt/data/sources/clip_files.h"
+#include "crmt/media/audio/spectrogram.h"
 #include "crmt/media/video/video_decoder.h"
 
 namespace crmt::prepare {

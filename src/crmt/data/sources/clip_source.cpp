@@ -6,9 +6,9 @@
 
 #include "crmt/core/error.h"
 #include "crmt/data/embedded_synthesis.h"
-#include "crmt/media/image/image_ops.h"
 #include "crmt/data/npy_tensor.h"
 #include "crmt/data/sources/clip_files.h"
+#include "crmt/media/image/image_ops.h"
 
 namespace crmt {
 

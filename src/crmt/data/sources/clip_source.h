@@ -8,8 +8,8 @@
 #include "crmt/core/config.h"
 #include "crmt/data/bad_samples.h"
 #include "crmt/data/dataset.h"
-#include "crmt/media/image/image.h"
 #include "crmt/data/source.h"
+#include "crmt/media/image/image.h"
 
 namespace crmt {
 

@@ -5,13 +5,13 @@
 
 
 #include "crmt/core/error.h"
-#include "crmt/media/audio/spectrogram.h"
-#include "crmt/media/io/jpeg.h"
-#include "crmt/media/io/wav.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"
 #include "crmt/data/sources/clip_source.h"
+#include "crmt/media/audio/spectrogram.h"
+#include "crmt/media/io/jpeg.h"
+#include "crmt/media/io/wav.h"
 
 namespace crmt {
 

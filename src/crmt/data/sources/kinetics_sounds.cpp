@@ -6,11 +6,11 @@
 #include <sstream>
 
 #include "crmt/core/error.h"
-#include "crmt/media/io/jpeg.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/class_lists.h"
 #include "crmt/data/sources/clip_files.h"
 #include "crmt/data/sources/clip_source.h"
+#include "crmt/media/io/jpeg.h"
 
 namespace crmt {
 

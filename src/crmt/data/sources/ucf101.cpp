@@ -10,11 +10,11 @@
 #include <sstream>
 
 #include "crmt/core/error.h"
-#include "crmt/media/image/image_ops.h"
-#include "crmt/media/io/jpeg.h"
 #include "crmt/data/source_registry.h"
 #include "crmt/data/sources/clip_files.h"
 #include "crmt/data/sources/clip_source.h"
+#include "crmt/media/image/image_ops.h"
+#include "crmt/media/io/jpeg.h"
 
 namespace crmt {
 
