@@ -10,6 +10,8 @@ find_package(yaml-cpp REQUIRED)
 find_package(fmt REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(ZLIB REQUIRED)
+# Boost.Math (header-only): the binomial and normal distributions of randomized smoothing.
+find_package(Boost 1.74 REQUIRED CONFIG COMPONENTS headers)
 find_package(JPEG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ESPEAK_NG REQUIRED IMPORTED_TARGET espeak-ng)

@@ -14,6 +14,7 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
   libopencv-dev libopencv-contrib-dev
   gnuplot-nox
+  libboost-math1.81-dev
 )
 # --bench: also what `make bench-compare` runs its PyTorch side with.
 if [ "${1:-}" = "--bench" ]; then PACKAGES+=(python3-torch); fi

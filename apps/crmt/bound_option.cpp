@@ -8,7 +8,8 @@ namespace crmt::cli {
 void add_bound_options(CLI::App& command, std::string& bound, std::string& intermediate) {
   command.add_option("--bound", bound,
                      "how radii are bounded: lipschitz-empirical (an estimate, as the paper) | lipschitz-guaranteed "
-                     "(sound, global) | crown (sound, bound propagation around each sample; docs/certify.md); "
+                     "(sound, global) | crown (sound, bound propagation around each sample) | smoothing (randomized smoothing: "
+                     "sound with probability 1 - alpha, for any model; docs/certify.md); "
                      "overrides --lipschitz");
   command
       .add_option("--intermediate", intermediate,
@@ -22,7 +23,7 @@ bool resolve_bound_option(const std::string& bound, std::string& lipschitz) {
   if (bound == "crown") return true;
   const std::string prefix = "lipschitz-";
   if (bound.rfind(prefix, 0) != 0)
-    fail("--bound: unknown bound '{}' (lipschitz-empirical, lipschitz-guaranteed or crown)", bound);
+    fail("--bound: unknown bound '{}' (lipschitz-empirical, lipschitz-guaranteed, crown or smoothing)", bound);
   lipschitz = bound.substr(prefix.size());
   return false;
 }

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "crmt/attacks/attack_registry.h"
+#include "crmt/certify/smoothing/smoothed_classifier.h"
 #include "crmt/core/error.h"
 #include "crmt/core/runtime.h"
 #include "crmt/eval/result_table.h"
@@ -27,6 +28,11 @@ void add_eval_command(CLI::App& app) {
     std::vector<std::string> overrides;
     std::string device;
     int threads = 0;
+    bool smoothed = false;
+    std::string sigma;
+    int64_t smoothing_samples = 1000, noise_batch = 1000;
+    double alpha = 0.001;
+    uint64_t seed = 0;
   };
   auto opt = std::make_shared<Options>();
   eval->add_option("--checkpoint", opt->checkpoint, "a checkpoint written by crmt train (best.pt)")->required();
@@ -46,6 +52,17 @@ void add_eval_command(CLI::App& app) {
   eval->add_option("--strengths", opt->strengths, "comma-separated strengths for --sweep")->delimiter(',');
   eval->add_flag("--json", opt->json, "print JSON instead of a table");
   eval->add_option("--set", opt->overrides, "section.key=value applied to the stored config (e.g. data.test_size=1000)");
+  eval->add_flag("--smoothed", opt->smoothed,
+                 "classify with the smoothed model (Cohen et al.'s PREDICT; an abstention counts as wrong); the attacks "
+                 "attack the model itself");
+  eval->add_option("--sigma", opt->sigma,
+                   "--smoothed: noise, one value or per modality (audio=0.25,visual=0.5); default: the checkpoint's "
+                   "train.gaussian_noise");
+  eval->add_option("--smoothing-samples", opt->smoothing_samples, "--smoothed: noisy copies per prediction")
+      ->capture_default_str();
+  eval->add_option("--alpha", opt->alpha, "--smoothed: level of the test that decides to abstain")->capture_default_str();
+  eval->add_option("--noise-batch", opt->noise_batch, "--smoothed: noisy copies per forward pass")->capture_default_str();
+  eval->add_option("--seed", opt->seed, "--smoothed: seed of the noise")->capture_default_str();
   add_threads_option(*eval, opt->threads);
   add_device_option(*eval, opt->device);
   eval->callback([opt] {
@@ -54,6 +71,7 @@ void add_eval_command(CLI::App& app) {
     auto e = load_experiment(opt->checkpoint, opt->overrides);
     const auto modalities = e.data.test.modality_names();
     if (!opt->sweep.empty()) {
+      if (opt->smoothed) fail("--smoothed goes with --attack, --suite or --strong, not --sweep");
       auto sweep = sweep_attack(e.net, e.data.test, opt->sweep, opt->strengths, e.config.integer("train.eval_batch_size"),
                                 opt->steps, !opt->json);
       if (opt->json)
@@ -77,9 +95,36 @@ void add_eval_command(CLI::App& app) {
       cases.push_back({AttackSpec{opt->attack, opt->eps, opt->steps, 0, opt->restarts}, opt->modality});
       build_attack(cases.back().attack);  // rejects an unknown attack before any work
     }
-    RunResults run{e.config.str("train.method"), {}};
+    Classifier classify;
+    std::string label = e.config.str("train.method");
+    if (opt->smoothed) {
+      smoothing::SmoothingOptions smoothing;
+      std::string sigma = opt->sigma;
+      if (sigma.empty()) {
+        sigma = e.config.str("train.gaussian_noise");
+        if (sigma == "none" || sigma == "off")
+          fail("{}: the model was trained without noise (train.gaussian_noise is none); give --sigma", opt->checkpoint);
+      }
+      std::vector<std::string> model_modalities;
+      for (const auto& spec : e.net->specs()) model_modalities.push_back(spec.name);
+      smoothing.noise = parse_modality_noise(sigma, model_modalities, opt->sigma.empty() ? "train.gaussian_noise" : "--sigma",
+                                             /*require_positive=*/true);
+      smoothing.samples_select = 1;
+      smoothing.samples_estimate = opt->smoothing_samples;
+      smoothing.alpha = opt->alpha;
+      smoothing.noise_batch = opt->noise_batch;
+      smoothing.seed = opt->seed;
+      smoothing.validate(model_modalities);
+      classify = [smoothing](MultiModalNet& net, const Batch& batch, int64_t first) {
+        return smoothing::predict_smoothed(net, batch, smoothing, first);
+      };
+      label += fmt::format(" smoothed (sigma {}, n = {})", smoothing.noise.to_string(), smoothing.samples_estimate);
+    }
+    RunResults run{label, {}};
     const int64_t bs = e.config.integer("train.eval_batch_size");
-    for (const auto& c : cases) run.results.push_back(evaluate(e.net, e.data.test, c, bs, !opt->json, static_cast<int>(e.config.integer("data.workers"))));
+    for (const auto& c : cases)
+      run.results.push_back(evaluate(e.net, e.data.test, c, bs, !opt->json,
+                                     static_cast<int>(e.config.integer("data.workers")), classify));
     if (opt->json) {
       nlohmann::json out = {{"checkpoint", opt->checkpoint}, {"test_samples", e.data.test.size()}, {"runs", results_json({run})}};
       fmt::print("{}\n", out.dump(2));

@@ -70,6 +70,10 @@ train:
   eval_batch_size: 500
   precision: fp32     # fp32 | bf16 | fp16 (fp16: CUDA only, with dynamic loss scaling)
   bn_recalibrate_epochs: 0  # after training (and the method's final stage): passes re-estimating batch-norm statistics
+  gaussian_noise: none      # randomized smoothing: sigma per modality in normalized input space (0.5 or audio=0.25,visual=0.5); none = off
+  noise_copies: 1           # noisy copies of each sample per step (the batch grows that many times)
+  noise_consistency: 0.0    # lambda of Jeong and Shin's consistency regularization over the copies (needs noise_copies >= 2)
+  noise_entropy: 0.0        # eta of their entropy term
 eval:
   eps: 0.5
   pgd_steps: 4

@@ -35,7 +35,7 @@ bool EvalCase::same_as(const EvalCase& other) const {
 }
 
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
-                    bool show_progress, int workers) {
+                    bool show_progress, int workers, const Classifier& classify) {
   if (data.size() == 0) fail("{}: cannot evaluate on an empty split", data.source);
   if (batch_size <= 0) fail("evaluation batch size must be positive, got {}", batch_size);
   build_attack(c.attack);  // rejects a bad spec before any work
@@ -57,7 +57,9 @@ EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const Eva
     auto attack = build_attack(spec);
     if (attack) batch = attack->perturb(net, batch, resolve_targets(batch, {c.modality}));
     torch::NoGradGuard no_grad;
-    correct += net->forward(batch).logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+    const auto predicted = classify ? classify(net, batch, seen).to(batch.labels.device())
+                                    : net->forward(batch).logits.argmax(1);
+    correct += predicted.eq(batch.labels).sum().item<int64_t>();
     seen += batch.size();
     bar.update(s + 1);
   }

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,10 +31,15 @@ struct EvalResult {
   double seconds = 0;
 };
 
-// Accuracy of `net` on `data` under the case's attack, in batches of `batch_size` read by `workers`
-// threads (files; sets in memory ignore it).
+// How an (attacked) batch is classified, given the index of its first sample in the split: int64 [N]
+// class indices, -1 = abstain (counted wrong). Empty = the model's argmax. `crmt eval --smoothed`
+// passes the smoothed classifier's PREDICT; the attacks still attack the model itself.
+using Classifier = std::function<at::Tensor(MultiModalNet& net, const Batch& batch, int64_t first_index)>;
+
+// Accuracy of `net` (or of `classify`) on `data` under the case's attack, in batches of `batch_size`
+// read by `workers` threads (files; sets in memory ignore it).
 EvalResult evaluate(MultiModalNet& net, const MultiModalDataset& data, const EvalCase& c, int64_t batch_size,
-                    bool show_progress = false, int workers = 0);
+                    bool show_progress = false, int workers = 0, const Classifier& classify = {});
 
 // The paper's table: clean; FGM and PGD at eps on all modalities and at unimodal_eps (default: eps)
 // on each one; each missing.

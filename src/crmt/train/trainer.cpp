@@ -119,6 +119,7 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
   auto correct_t = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
   auto start = Clock::now();
   net->train(train_mode);
+  const LossFn step_loss_fn = noise_ ? noise_->wrap(loss) : loss;
   for (int64_t s = 0; s < steps; ++s) {
     auto batch = *loader.next();
     if (batch.size() == 0) {  // every sample of it was unreadable (and skipped)
@@ -130,7 +131,8 @@ EpochStats Trainer::run_epoch(MultiModalNet& net, const MultiModalDataset& train
       continue;
     }
     if (train_mode) parallel_.broadcast_buffers(net);
-    auto step = train_step(loss, before_step, batch, optimizer, params, device, precision, *scaler_,
+    if (noise_) batch = noise_->augment(batch);
+    auto step = train_step(step_loss_fn, before_step, batch, optimizer, params, device, precision, *scaler_,
                            group_.distributed() ? &parallel_ : nullptr);
     const auto step_loss = step.loss.detach().to(torch::kDouble);
     const int64_t n = step.labels.size(0);
@@ -252,6 +254,9 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   if (lr_step <= 0) fail("train.lr_step must be positive, got {}", lr_step);
 
   parallel_.broadcast_state(net);  // every rank starts from rank 0's weights
+  std::vector<std::string> modalities;
+  for (const auto& spec : net->specs()) modalities.push_back(spec.name);
+  noise_ = NoiseTraining::from_config(config_, modalities);
   method.setup(net, data.train);
   auto parameters = net->parameters();
   for (auto& p : method.extra_parameters()) parameters.push_back(p);

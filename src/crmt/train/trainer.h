@@ -16,6 +16,7 @@
 #include "crmt/train/distributed/data_parallel.h"
 #include "crmt/train/loss_scaler.h"
 #include "crmt/train/method.h"
+#include "crmt/train/noise_training.h"
 #include "crmt/train/training_context.h"
 
 namespace crmt {
@@ -91,6 +92,7 @@ class Trainer : public TrainingContext {
   DataParallel parallel_;
   const DataSplits* data_ = nullptr;
   std::unique_ptr<LossScaler> scaler_;  // fp16 only; kept across epochs and stages
+  std::unique_ptr<NoiseTraining> noise_;  // train.gaussian_noise: every batch of every stage, when set
   // Set while fit() runs final stages, for load_last_weights and keep_if_best.
   Method* method_ = nullptr;
   CheckpointInfo* info_ = nullptr;

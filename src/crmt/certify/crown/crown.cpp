@@ -10,7 +10,7 @@ namespace crmt {
 
 namespace {
 
-using Kind = BoundLayer::Kind;
+using NodeKind = BoundLayer::Kind;
 
 at::Tensor rows_dot(const at::Tensor& a, const at::Tensor& x) { return (a.flatten(1) * x.reshape({1, -1})).sum(1); }
 
@@ -51,7 +51,7 @@ void CrownBounder::compute_first_row_norms() {
   int non_diagonal = 0;
   for (int64_t i = 0; i <= last; ++i) {
     const auto& node = graph_[static_cast<size_t>(i)];
-    squares = squares && node.kind == Kind::Affine && node.apply_square && node.inputs[0] == i - 1;
+    squares = squares && node.kind == NodeKind::Affine && node.apply_square && node.inputs[0] == i - 1;
     non_diagonal += !node.diagonal;
   }
   if (squares && non_diagonal <= 1) {
@@ -84,19 +84,19 @@ LinearBound CrownBounder::backward(const at::Tensor& spec, int64_t node) const {
     auto target = [&](size_t k) -> at::Tensor& {
       return layer.inputs[k] < 0 ? on_input : pending[static_cast<size_t>(layer.inputs[k])];
     };
-    if (layer.kind == Kind::Affine) {
+    if (layer.kind == NodeKind::Affine) {
       d += rows_dot(a, layer.offset);
       accumulate(target(0), layer.transpose(a));
       continue;
     }
-    if (layer.kind == Kind::Add) {
+    if (layer.kind == NodeKind::Add) {
       accumulate(target(0), a);
       accumulate(target(1), a);
       continue;
     }
     const auto& [l, u] = input_bounds_[static_cast<size_t>(i)];
     const auto pos = a.clamp_min(0), neg = a.clamp_max(0);
-    if (layer.kind == Kind::Relu) {
+    if (layer.kind == NodeKind::Relu) {
       // Upper side of the triangle for negative coefficients, adaptive slope for positive ones.
       const auto unstable = (l < 0) & (u > 0);
       const auto upper_slope = at::where(u <= 0, at::zeros_like(u), at::where(l >= 0, at::ones_like(u), u / (u - l).clamp_min(1e-300)));
@@ -166,14 +166,14 @@ void CrownBounder::relax(const at::Tensor& x0, double radius) {
   for (size_t i = 0; i < graph_.size(); ++i) {
     const auto& layer = graph_[i];
     const int64_t from = layer.inputs[0];
-    if (layer.kind == Kind::Affine) {
+    if (layer.kind == NodeKind::Affine) {
       const auto& [lo, hi] = bounds_of(from);
       const auto mid = layer.apply(((lo + hi) / 2).unsqueeze(0)).squeeze(0);
       const auto rad = layer.apply_abs(((hi - lo) / 2).unsqueeze(0)).squeeze(0);
       out[i] = {mid - rad, mid + rad};
       continue;
     }
-    if (layer.kind == Kind::Add) {
+    if (layer.kind == NodeKind::Add) {
       const auto &a = bounds_of(from), &b = bounds_of(layer.inputs[1]);
       out[i] = {a.first + b.first, a.second + b.second};
       continue;
@@ -187,12 +187,12 @@ void CrownBounder::relax(const at::Tensor& x0, double radius) {
       lo = at::maximum(lo, center - radius * first_row_norms_);
       hi = at::minimum(hi, center + radius * first_row_norms_);
     } else if (refine_ && from >= 0 && !graph_[static_cast<size_t>(from)].nonlinear()) {
-      const auto which = layer.kind == Kind::Relu ? (lo < 0) & (hi > 0) : torch::ones_like(lo, torch::kBool);
+      const auto which = layer.kind == NodeKind::Relu ? (lo < 0) & (hi > 0) : torch::ones_like(lo, torch::kBool);
       refine(from, lo, hi, which);
     }
     if (from >= 0) out[static_cast<size_t>(from)] = {lo, hi};  // tighter for the node's other readers
     input_bounds_[i] = {lo, hi};
-    if (layer.kind == Kind::Relu)
+    if (layer.kind == NodeKind::Relu)
       out[i] = {lo.clamp_min(0), hi.clamp_min(0)};
     else
       out[i] = {max_pool(lo.unsqueeze(0), layer).squeeze(0), max_pool(hi.unsqueeze(0), layer).squeeze(0)};
