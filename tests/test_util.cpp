@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "crmt/core/error.h"
 #include "crmt/data/data_factory.h"
@@ -24,6 +25,12 @@
 extern char** environ;
 
 namespace crmt::test {
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path.string() + ": cannot be read");
+  return nlohmann::json::parse(in);
+}
 
 namespace {
 std::vector<std::filesystem::path>& made_dirs() {

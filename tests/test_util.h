@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "crmt/core/config.h"
 #include "crmt/data/dataset.h"
 #include "crmt/models/multimodal_net.h"
@@ -38,6 +40,8 @@ MultiModalDataset bounded_copy(const MultiModalDataset& d, size_t m, double lowe
 
 // The bytes of a file ("" when it cannot be read).
 std::string read_file(const std::filesystem::path& path);
+// The JSON document in a file (throws when it cannot be read or parsed).
+nlohmann::json read_json(const std::filesystem::path& path);
 // Writes `bytes` to `path` as they are; returns the path.
 std::string write_file(const std::filesystem::path& path, const std::string& bytes);
 // Every regular file under `dir` (relative path -> bytes).

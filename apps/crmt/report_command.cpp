@@ -47,6 +47,14 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--set", r.overrides, "section.key=value applied to every run's stored config");
   cmd->add_flag("--require-figures", r.require_figures,
                 "exit non-zero when gnuplot is missing or a figure fails (tables and HTML are written anyway)");
+  cmd->add_option("--sigma", r.smoothing_sigma,
+                  "--bound smoothing: noise, one value or per modality (default: each run's train.gaussian_noise)");
+  cmd->add_option("--samples-select", r.smoothing_select, "--bound smoothing: n0")->capture_default_str();
+  cmd->add_option("--samples-estimate", r.smoothing_estimate, "--bound smoothing: n")->capture_default_str();
+  cmd->add_option("--alpha", r.smoothing_alpha, "--bound smoothing: the certificates fail with probability at most alpha")
+      ->capture_default_str();
+  cmd->add_option("--noise-batch", r.smoothing_noise_batch, "--bound smoothing: noisy copies per forward pass")
+      ->capture_default_str();
   cmd->add_flag("--quiet", opt->quiet, "no progress lines");
   add_threads_option(*cmd, opt->threads);
   add_device_option(*cmd, opt->device);
@@ -54,7 +62,8 @@ void add_report_command(CLI::App& app) {
     configure_threads(opt->threads);
     auto& o = opt->report;
     apply_device_option(opt->device, o.overrides);
-    o.crown = resolve_bound_option(opt->bound, o.lipschitz);
+    o.smoothing = opt->bound == "smoothing";
+    o.crown = o.smoothing ? false : resolve_bound_option(opt->bound, o.lipschitz);
     o.eps_list = parse_nonnegative_list(opt->eps_list, "--eps-list");
     if (!opt->radii.empty()) o.radii = parse_nonnegative_list(opt->radii, "--radii");
     if (!(o.tsne_perplexity >= 1)) fail("--perplexity must be at least 1, got {}", o.tsne_perplexity);

@@ -54,6 +54,16 @@ TEST(SmoothingCli, TrainsWithNoiseAndCertifies) {
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   EXPECT_NE(eval.output.find("smoothed (sigma m0=0.5,m1=0.25, n = 200)"), std::string::npos) << eval.output;
 
+  // The report draws the smoothing curves (joint, each modality alone) next to the Lipschitz estimate's.
+  const auto out = dir / "report";
+  auto report = test::run_cli("report --run noisy=" + ckpt + " --out " + out.string() +
+                              " --bound smoothing --samples-estimate 300 --test-size 20 --tsne-samples 0 "
+                              "--eps-list 0,0.5 --lipschitz-samples 50 --quiet --threads 1");
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  const auto dat = test::read_file(out / "figures" / "noisy_smoothing.dat");
+  EXPECT_NE(dat.find("smoothing, m0 alone"), std::string::npos) << dat.substr(0, 400);
+  EXPECT_NE(dat.find("lipschitz-empirical, joint"), std::string::npos) << dat.substr(0, 400);
+
   // Bad input: one line naming the problem, exit code 1.
   for (const auto& [args, expected] : std::vector<std::pair<std::string, std::string>>{
            {"--sigma 0", "needs a sigma > 0"},

@@ -308,3 +308,36 @@ TEST(Smoothing, CpuAndCudaAgreeInDistribution) {
 
 }  // namespace
 }  // namespace crmt
+
+namespace crmt {
+namespace {
+
+// Smoothing needs no layer rules: a joint transformer (no late fusion, refused by the Lipschitz and
+// CROWN certificates) is certified like any model, and every noisy copy is counted once.
+TEST(Smoothing, CertifiesAJointTransformer) {
+  const auto data = test::image_data(6, 3, 1, 0.5, 8);
+  torch::manual_seed(0);
+  auto net = build_model(Config::load("", {"model.fusion=transformer", "model.transformer.dim=16",
+                                           "model.transformer.depth=1", "model.transformer.heads=2",
+                                           "model.transformer.patch=4", "model.embed_dim=16"}),
+                         data.specs, 3);
+  ASSERT_FALSE(net->late_fusion());
+  smoothing::SmoothingOptions options;
+  options.noise = parse_modality_noise("0.25", data.modality_names(), "test", true);
+  options.samples_select = 20;
+  options.samples_estimate = 300;
+  options.noise_batch = 128;
+  const auto cert = smoothing::certify_smoothing(net, data, {0, 0.1}, options);
+  ASSERT_EQ(cert.samples.size(), 6u);
+  torch::InferenceMode guard;
+  const auto x = net->align(data.batch(torch::tensor({0}, torch::kLong)));
+  const auto counts = smoothing::noisy_prediction_counts(net, x, options.noise, 300, 128);
+  EXPECT_EQ(counts.sum().item<int64_t>(), 300);
+  for (const auto& s : cert.samples) {
+    EXPECT_LE(s.certificate.count, 300);
+    EXPECT_GE(s.certificate.p_lower, 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace crmt

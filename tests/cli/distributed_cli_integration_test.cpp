@@ -102,11 +102,6 @@ std::pair<double, std::string> max_difference(const fs::path& a, const fs::path&
   return worst;
 }
 
-nlohmann::json summary_of(const fs::path& dir) {
-  std::ifstream in(dir / "summary.json");
-  return nlohmann::json::parse(in);
-}
-
 class TwoProcessesEqualOne : public ::testing::TestWithParam<std::string> {};
 
 // Per-rank batch B/2 on two processes vs batch B on one: parameters and batch-norm statistics equal
@@ -128,7 +123,7 @@ TEST_P(TwoProcessesEqualOne, SameWeightsAsOneProcessWithTheGlobalBatch) {
     const auto [diff, where] = max_difference(dir / "one" / file, dir / "two" / file);
     EXPECT_LT(diff, 1e-5) << file << ": " << where;
   }
-  const auto s1 = summary_of(dir / "one"), s2 = summary_of(dir / "two");
+  const auto s1 = test::read_json((dir / "one") / "summary.json"), s2 = test::read_json((dir / "two") / "summary.json");
   EXPECT_EQ(s2["world_size"], 2);
   EXPECT_EQ(s1["test_samples"], s2["test_samples"]);
   EXPECT_NEAR(s1["test_accuracy"].get<double>(), s2["test_accuracy"].get<double>(), 1e-9);

@@ -59,11 +59,6 @@ std::vector<torch::Tensor> weights_of(const fs::path& checkpoint) {
   return w;
 }
 
-nlohmann::json summary_of(const fs::path& dir) {
-  std::ifstream in(dir / "summary.json");
-  return nlohmann::json::parse(in);
-}
-
 class KillAndResumeTraining : public ::testing::TestWithParam<bool> {};
 
 TEST_P(KillAndResumeTraining, RandomKillsThenResumeGiveTheUninterruptedResult) {
@@ -77,7 +72,7 @@ TEST_P(KillAndResumeTraining, RandomKillsThenResumeGiveTheUninterruptedResult) {
   ASSERT_EQ(run(train_args(reference)), 0);
   const double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto want = weights_of(reference / "best.pt");
-  const auto want_summary = summary_of(reference);
+  const auto want_summary = test::read_json(reference / "summary.json");
 
   std::mt19937_64 rng(20261127);
   int killed = 0;
@@ -109,7 +104,7 @@ TEST_P(KillAndResumeTraining, RandomKillsThenResumeGiveTheUninterruptedResult) {
     const auto got = weights_of(out / "best.pt");
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::equal(got[i], want[i])) << "trial " << trial << " tensor " << i;
-    const auto got_summary = summary_of(out);
+    const auto got_summary = test::read_json(out / "summary.json");
     EXPECT_EQ(got_summary["test_accuracy"], want_summary["test_accuracy"]) << "trial " << trial;
     EXPECT_EQ(got_summary["best_val_accuracy"], want_summary["best_val_accuracy"]) << "trial " << trial;
   }
@@ -121,7 +116,7 @@ TEST_P(KillAndResumeTraining, RandomKillsThenResumeGiveTheUninterruptedResult) {
   ASSERT_EQ(run(again), 0);
   const auto after = weights_of(reference / "best.pt");
   for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(torch::equal(after[i], want[i])) << "tensor " << i;
-  EXPECT_EQ(summary_of(reference)["test_accuracy"], want_summary["test_accuracy"]);
+  EXPECT_EQ(test::read_json(reference / "summary.json")["test_accuracy"], want_summary["test_accuracy"]);
 }
 
 INSTANTIATE_TEST_SUITE_P(PaperAndOfficialSettings, KillAndResumeTraining, ::testing::Values(false, true),

@@ -17,6 +17,7 @@ class CrmtMix : public Crmt {
  public:
   CrmtMix(CrmtSettings s, double alpha) : Crmt(s), rho_(s.rho), floor_(s.l1_floor), alpha_(alpha) {}
   StepResult loss(MultiModalNet& net, const Batch& batch) override;
+  bool mixes_samples() const override { return true; }
   double last_lambda() const { return last_lambda_; }
   const at::Tensor& last_permutation() const { return last_perm_; }
 

@@ -16,6 +16,7 @@ class Mixup : public Method {
   explicit Mixup(double alpha) : alpha_(alpha) {}
   static std::unique_ptr<Mixup> from_config(const Config& config);
   std::string name() const override { return "mixup"; }
+  bool mixes_samples() const override { return true; }
   StepResult loss(MultiModalNet& net, const Batch& batch) override;
 
   // What the last loss() drew (for tests and logs).

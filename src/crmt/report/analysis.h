@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "crmt/certify/certificate.h"
+#include "crmt/certify/smoothing/smoothing_certificate.h"
 #include "crmt/eval/evaluator.h"
 #include "crmt/eval/sweep.h"
 #include "crmt/pipeline/experiment.h"
@@ -23,6 +24,7 @@ struct RunAnalysis {
   Sweep fgm, pgd;
   std::optional<Certificate> certificate;
   std::string certificate_error;    // why there is no certificate (e.g. an unsupported head)
+  std::optional<smoothing::SmoothingCertificate> smoothing;  // --bound smoothing
   at::Tensor tsne_labels;           // int64 [n]
   std::vector<at::Tensor> tsne;     // per modality float64 [n, 2]
   double tsne_perplexity = 0;

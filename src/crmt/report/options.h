@@ -27,6 +27,11 @@ struct ReportOptions {
   bool crown = false;                            // radii by bound propagation (eta stays guaranteed)
   std::string intermediate = "crown";            // crown: its pre-activation bounds (crown | interval)
   int64_t lipschitz_samples = -1;                // -1 = the run's crmt.lipschitz_samples
+  // --bound smoothing: randomized-smoothing certified accuracy next to the Lipschitz estimate's
+  bool smoothing = false;
+  std::string smoothing_sigma;                   // "" = each run's train.gaussian_noise
+  int64_t smoothing_select = 100, smoothing_estimate = 10000, smoothing_noise_batch = 1000;
+  double smoothing_alpha = 0.001;
   std::vector<std::string> overrides;            // section.key=value applied to every run's config
   bool require_figures = false;                  // a missing gnuplot or a failed figure is an error
   bool show_progress = true;                     // progress lines on stderr

@@ -278,6 +278,28 @@ std::vector<PaperFigure> safe_share_curves(const RunAnalysis& run) {
            fmt::format("safe samples against uni-modal perturbations, run {}", run.name), FigureFamily::kSafeShares, p}};
 }
 
+std::vector<PaperFigure> smoothing_curves(const RunAnalysis& run) {
+  if (!run.smoothing) return {};
+  const auto& s = *run.smoothing;
+  LinePlot p;
+  p.title = fmt::format("Certified accuracy, run {}: randomized smoothing (sigma {}) vs Lipschitz", run.name,
+                        s.options.noise.to_string());
+  p.xlabel = "l2 radius r (normalized input space)";
+  p.ylabel = "certified accuracy";
+  p.ymin = 0, p.ymax = 1;
+  p.series.push_back({"smoothing, joint (sound w.p. 1 - alpha)", s.radii, s.certified_accuracy, false});
+  for (size_t m = 0; m < s.modalities.size(); ++m)
+    p.series.push_back({"smoothing, " + s.modalities[m] + " alone", s.radii, s.unimodal_certified[m], true});
+  if (run.certificate) {
+    std::vector<double> lipschitz;
+    for (double r : s.radii) lipschitz.push_back(certified_accuracy_at(*run.certificate, r));
+    p.series.push_back({bound_name(*run.certificate) + ", joint", s.radii, lipschitz, false});
+  }
+  return {{file_stem(run.name) + "_smoothing",
+           fmt::format("certified accuracy by randomized smoothing and by the Lipschitz bound, run {}", run.name),
+           FigureFamily::kSafeShares, p}};
+}
+
 std::vector<PaperFigure> tsne_scatters(const RunAnalysis& run) {
   std::vector<PaperFigure> figs;
   for (size_t m = 0; m < run.tsne.size(); ++m) figs.push_back(tsne_scatter(run, m));
@@ -311,6 +333,7 @@ std::vector<PaperFigure> paper_figures(const std::vector<RunAnalysis>& runs) {
     append(figs, accuracy_curves(r, pgd_steps));
     append(figs, eta_maps(r));
     append(figs, safe_share_curves(r));
+    append(figs, smoothing_curves(r));
     append(figs, tsne_scatters(r));
   }
   append(figs, run_comparison_curves(runs));

@@ -67,6 +67,9 @@ std::vector<PaperFigure> eta_maps(const RunAnalysis& run);
 std::vector<PaperFigure> safe_share_curves(const RunAnalysis& run);
 // Figure 7: the t-SNE of each modality's embeddings, coloured by class.
 std::vector<PaperFigure> tsne_scatters(const RunAnalysis& run);
+// --bound smoothing: certified accuracy against the radius, jointly and per modality, next to the
+// run's Lipschitz certificate at the same radii.
+std::vector<PaperFigure> smoothing_curves(const RunAnalysis& run);
 // Figure 1's layout: one panel per attack and attacked set, one line per run (only for 2+ runs).
 std::vector<PaperFigure> run_comparison_curves(const std::vector<RunAnalysis>& runs);
 

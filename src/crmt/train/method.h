@@ -42,6 +42,9 @@ class Method {
   // the method saves/loads them in save()/load().
   virtual std::vector<torch::Tensor> extra_parameters() { return {}; }
   virtual StepResult loss(MultiModalNet& net, const Batch& batch) = 0;
+  // Whether loss() mixes the samples of a batch with each other (mixup): its logits then cannot be
+  // compared copy by copy (train.noise_consistency refuses such a method).
+  virtual bool mixes_samples() const { return false; }
   // After backward, before the optimizer step: gradients may be modulated here.
   virtual void before_step(MultiModalNet& net, const Batch& batch, const StepResult& step) {}
   // After each epoch of the main stage (0-based epoch); may run extra stages through the context.

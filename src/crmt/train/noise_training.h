@@ -33,6 +33,8 @@ class NoiseTraining {
   // not hold one row per sample of the augmented batch, as after mixup).
   TrainingContext::LossFn wrap(TrainingContext::LossFn loss) const;
   const ModalityNoise& noise() const { return noise_; }
+  // Whether the loss compares the noisy copies (consistency or entropy terms).
+  bool compares_copies() const { return consistency_ > 0 || entropy_ > 0; }
   int64_t copies() const { return copies_; }
 
  private:

@@ -257,6 +257,10 @@ TrainResult Trainer::fit(MultiModalNet& net, Method& method, const DataSplits& d
   std::vector<std::string> modalities;
   for (const auto& spec : net->specs()) modalities.push_back(spec.name);
   noise_ = NoiseTraining::from_config(config_, modalities);
+  if (noise_ && noise_->compares_copies() && method.mixes_samples())
+    fail("train.noise_consistency: method {} mixes the samples of a batch, so its noisy copies cannot be compared; "
+         "train it with noise alone (train.noise_consistency=0 train.noise_entropy=0)",
+         method.name());
   method.setup(net, data.train);
   auto parameters = net->parameters();
   for (auto& p : method.extra_parameters()) parameters.push_back(p);
