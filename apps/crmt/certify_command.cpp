@@ -34,23 +34,14 @@ void run_smoothing_certificate(SmoothingRequest r) {
   const auto radii = parse_nonnegative_list(r.radii, "--radii", /*allow_infinity=*/true);
   apply_device_option(r.device, r.overrides);
   auto e = load_experiment(r.checkpoint, r.overrides);
-  std::vector<std::string> modalities;
-  for (const auto& s : e.net->specs()) modalities.push_back(s.name);
   smoothing::SmoothingOptions options;
-  std::string sigma = r.sigma;
-  if (sigma.empty()) {
-    sigma = e.config.str("train.gaussian_noise");
-    if (sigma == "none" || sigma == "off")
-      fail("{}: the model was trained without noise (train.gaussian_noise is none); give --sigma", r.checkpoint);
-  }
-  options.noise = parse_modality_noise(sigma, modalities, r.sigma.empty() ? r.checkpoint + ": train.gaussian_noise" : "--sigma",
-                                       /*require_positive=*/true);
+  options.noise = smoothing::smoothing_noise(e.net, e.config, r.sigma, r.checkpoint);
   options.samples_select = r.samples_select;
   options.samples_estimate = r.samples_estimate;
   options.alpha = r.alpha;
   options.noise_batch = r.noise_batch;
   options.seed = r.seed;
-  options.validate(modalities);
+  options.validate(options.noise.modalities);
   auto cert = smoothing::certify_smoothing(e.net, e.data.test, radii, options, e.config.boolean("output.progress"));
   if (!r.per_sample.empty()) write_file_atomically(r.per_sample, smoothing::smoothing_per_sample_table(cert).to_csv());
   if (r.json) {

@@ -99,22 +99,13 @@ void add_eval_command(CLI::App& app) {
     std::string label = e.config.str("train.method");
     if (opt->smoothed) {
       smoothing::SmoothingOptions smoothing;
-      std::string sigma = opt->sigma;
-      if (sigma.empty()) {
-        sigma = e.config.str("train.gaussian_noise");
-        if (sigma == "none" || sigma == "off")
-          fail("{}: the model was trained without noise (train.gaussian_noise is none); give --sigma", opt->checkpoint);
-      }
-      std::vector<std::string> model_modalities;
-      for (const auto& spec : e.net->specs()) model_modalities.push_back(spec.name);
-      smoothing.noise = parse_modality_noise(sigma, model_modalities, opt->sigma.empty() ? "train.gaussian_noise" : "--sigma",
-                                             /*require_positive=*/true);
+      smoothing.noise = smoothing::smoothing_noise(e.net, e.config, opt->sigma, opt->checkpoint);
       smoothing.samples_select = 1;
       smoothing.samples_estimate = opt->smoothing_samples;
       smoothing.alpha = opt->alpha;
       smoothing.noise_batch = opt->noise_batch;
       smoothing.seed = opt->seed;
-      smoothing.validate(model_modalities);
+      smoothing.validate(smoothing.noise.modalities);
       classify = [smoothing](MultiModalNet& net, const Batch& batch, int64_t first) {
         return smoothing::predict_smoothed(net, batch, smoothing, first);
       };

@@ -88,17 +88,8 @@ void evaluate_table_cases(RunAnalysis& r, MultiModalNet& net, const MultiModalDa
 // Randomized smoothing (--bound smoothing): any model, no layer rules; its radii on the x axis of the
 // Lipschitz estimate's curve. Bad settings (sigma, n0 > n) stop the report: they are the user's.
 void smooth_run(RunAnalysis& r, Experiment& e, const MultiModalDataset& test, const ReportOptions& o) {
-  std::vector<std::string> modalities;
-  for (const auto& s : e.net->specs()) modalities.push_back(s.name);
-  std::string sigma = o.smoothing_sigma;
-  if (sigma.empty()) {
-    sigma = e.config.str("train.gaussian_noise");
-    if (sigma == "none" || sigma == "off")
-      fail("--bound smoothing: run {} was trained without noise (train.gaussian_noise is none); give --sigma", r.name);
-  }
   smoothing::SmoothingOptions s;
-  s.noise = parse_modality_noise(sigma, modalities, o.smoothing_sigma.empty() ? r.name + ": train.gaussian_noise" : "--sigma",
-                                 /*require_positive=*/true);
+  s.noise = smoothing::smoothing_noise(e.net, e.config, o.smoothing_sigma, "--bound smoothing: run " + r.name);
   s.samples_select = o.smoothing_select;
   s.samples_estimate = o.smoothing_estimate;
   s.alpha = o.smoothing_alpha;

@@ -28,6 +28,17 @@ void SmoothingOptions::validate(const std::vector<std::string>& modalities) cons
       fail("--sigma: modality '{}' needs a finite sigma > 0, got {}", modalities[m], noise.sigma[m]);
 }
 
+ModalityNoise smoothing_noise(MultiModalNet& net, const Config& config, const std::string& sigma_option,
+                              const std::string& who) {
+  std::vector<std::string> modalities;
+  for (const auto& spec : net->specs()) modalities.push_back(spec.name);
+  if (!sigma_option.empty()) return parse_modality_noise(sigma_option, modalities, "--sigma", /*require_positive=*/true);
+  const std::string trained = config.str("train.gaussian_noise");
+  if (trained == "none" || trained == "off")
+    fail("{}: the model was trained without noise (train.gaussian_noise is none); give --sigma", who);
+  return parse_modality_noise(trained, modalities, who + ": train.gaussian_noise", /*require_positive=*/true);
+}
+
 at::Tensor noisy_prediction_counts(MultiModalNet& net, const std::vector<at::Tensor>& inputs,
                                    const ModalityNoise& noise, int64_t copies, int64_t noise_batch) {
   const int64_t K = net->num_classes();

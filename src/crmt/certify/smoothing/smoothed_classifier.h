@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "crmt/core/batch.h"
+#include "crmt/core/config.h"
 #include "crmt/data/modality_noise.h"
 #include "crmt/models/multimodal_net.h"
 
@@ -25,6 +26,12 @@ struct SmoothingOptions {
   // or a noise that is not positive for every one of `modalities`.
   void validate(const std::vector<std::string>& modalities) const;
 };
+
+// The noise that smooths `net`: `sigma_option` (--sigma) when given, else the model's training noise
+// (train.gaussian_noise of its `config`), positive on every modality of the model. `who` names the
+// model in errors; throws crmt::Error when neither gives a noise.
+ModalityNoise smoothing_noise(MultiModalNet& net, const Config& config, const std::string& sigma_option,
+                              const std::string& who);
 
 // What CERTIFY found for one input.
 struct SmoothedCertificate {
