@@ -26,6 +26,12 @@ extern char** environ;
 
 namespace crmt::test {
 
+nlohmann::json json_in_output(const std::string& output) {
+  const auto start = output.find('{');
+  if (start == std::string::npos) throw std::runtime_error("no JSON in output: " + output);
+  return nlohmann::json::parse(output.substr(start));
+}
+
 nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path.string() + ": cannot be read");

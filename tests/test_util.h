@@ -42,6 +42,8 @@ MultiModalDataset bounded_copy(const MultiModalDataset& d, size_t m, double lowe
 std::string read_file(const std::filesystem::path& path);
 // The JSON document in a file (throws when it cannot be read or parsed).
 nlohmann::json read_json(const std::filesystem::path& path);
+// The JSON document a command printed after any other lines (from its first '{'); throws when none.
+nlohmann::json json_in_output(const std::string& output);
 // Writes `bytes` to `path` as they are; returns the path.
 std::string write_file(const std::filesystem::path& path, const std::string& bytes);
 // Every regular file under `dir` (relative path -> bytes).

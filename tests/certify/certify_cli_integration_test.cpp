@@ -9,12 +9,6 @@
 namespace crmt {
 namespace {
 
-nlohmann::json parse_json_output(const std::string& output) {
-  auto start = output.find('{');
-  if (start == std::string::npos) throw std::runtime_error("no JSON in output: " + output);
-  return nlohmann::json::parse(output.substr(start));
-}
-
 TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
   auto dir = test::temp_dir("run");
   auto train = test::run_cli(
@@ -27,7 +21,7 @@ TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
   auto js = test::run_cli("certify --checkpoint " + ckpt +
                           " --samples 50 --radii 0,0.2,0.5 --audit --audit-steps 7 --audit-restarts 2 --json --threads 1");
   ASSERT_EQ(js.exit_code, 0) << js.output;
-  auto j = parse_json_output(js.output);
+  auto j = test::json_in_output(js.output);
   const auto& c = j["certificate"];
   EXPECT_EQ(c["lipschitz"]["kind"], "empirical");
   EXPECT_EQ(c["lipschitz"]["samples"], 50);
@@ -58,7 +52,7 @@ TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
     auto r = test::run_cli("certify --checkpoint " + ckpt + " --bound " + bound +
                            " --set data.synthetic.test_samples=20 --json --threads 1");
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    return parse_json_output(r.output)["certificate"];
+    return test::json_in_output(r.output)["certificate"];
   };
   const auto crown = by_bound("crown"), guaranteed = by_bound("lipschitz-guaranteed");
   EXPECT_EQ(crown["bound"], "crown");
@@ -76,7 +70,7 @@ TEST(CertifyCli, RunsOnSyntheticCheckpointAndJsonParses) {
   ASSERT_EQ(strong.exit_code, 0) << strong.output;
   double pgd_all = -1, apgd_all = -1;
   int apgd_cases = 0;
-  const auto strong_json = parse_json_output(strong.output);
+  const auto strong_json = test::json_in_output(strong.output);
   for (const auto& r : strong_json["runs"][0]["results"]) {
     if (r["attack"] == "pgd" && r["modality"] == "all") pgd_all = r["accuracy"].get<double>();
     if (r["attack"] == "apgd") {

@@ -7,12 +7,6 @@
 namespace crmt {
 namespace {
 
-nlohmann::json json_of(const std::string& output) {
-  auto start = output.find('{');
-  if (start == std::string::npos) throw std::runtime_error("no JSON in output: " + output);
-  return nlohmann::json::parse(output.substr(start));
-}
-
 const std::string kSynthetic =
     "data.name=synthetic model.encoder=mlp model.embed_dim=16 model.hidden_dim=32 data.synthetic.samples=300 "
     "data.synthetic.test_samples=40 output.progress=false --threads 1 ";
@@ -31,7 +25,7 @@ TEST(SmoothingCli, TrainsWithNoiseAndCertifies) {
                          " --bound smoothing --samples-estimate 2000 --samples-select 50 --radii 0,0.25,0.5 --json "
                          "--threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto c = json_of(r.output)["certificate"];
+  const auto c = test::json_in_output(r.output)["certificate"];
   EXPECT_EQ(c["bound"], "smoothing");
   EXPECT_EQ(c["sound"], true);
   EXPECT_DOUBLE_EQ(c["confidence"].get<double>(), 0.999);
